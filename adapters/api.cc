@@ -1,0 +1,595 @@
+#include "adapters/api.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "events/event.h"
+#include "projections/projections.h"
+
+namespace remit {
+namespace {
+
+using nlohmann::json;
+namespace pj = projections;
+
+// ---- Answers --------------------------------------------------------------------------------
+
+const char* Title(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+  }
+}
+
+HttpResponse Problem(int status, std::string_view code, std::string detail) {
+  json j = {{"type", "https://remit.dev/problems/" + std::string(code)},
+            {"title", Title(status)},
+            {"status", status},
+            {"detail", std::move(detail)},
+            {"code", code}};
+  return HttpResponse{status, "application/problem+json", j.dump(), {}};
+}
+
+HttpResponse Json(int status, const json& j) { return HttpResponse{status, "application/json", j.dump(), {}}; }
+
+// A validation failure carried out of the field readers.
+struct Invalid {
+  int status;
+  std::string code, detail;
+};
+
+HttpResponse FromInvalid(const Invalid& i) { return Problem(i.status, i.code, i.detail); }
+
+json ParseBody(const HttpRequest& req) {
+  if (req.body.empty()) throw Invalid{400, "validation_failed", "a JSON object body is required"};
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded()) throw Invalid{400, "validation_failed", "the body is not valid JSON"};
+  if (!j.is_object()) throw Invalid{400, "validation_failed", "the body must be a JSON object"};
+  return j;
+}
+
+std::string Str(const json& j, const char* field, bool required = true) {
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) {
+    if (required) throw Invalid{400, "validation_failed", std::string(field) + " is required"};
+    return {};
+  }
+  if (!it->is_string()) throw Invalid{400, "validation_failed", std::string(field) + " must be a string"};
+  return it->get<std::string>();
+}
+
+std::optional<bool> OptBool(const json& j, const char* field) {
+  auto it = j.find(field);
+  if (it == j.end()) return std::nullopt;
+  if (!it->is_boolean()) throw Invalid{400, "validation_failed", std::string(field) + " must be a boolean"};
+  return it->get<bool>();
+}
+
+// Cents: a JSON integer and positive. Anything else that is present is 422 invalid_amount.
+Cents PositiveCents(const json& j, const char* field) {
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) {
+    throw Invalid{400, "validation_failed", std::string(field) + " is required"};
+  }
+  if (it->is_number_integer() && !it->is_number_unsigned()) {
+    int64_t v = it->get<int64_t>();
+    if (v > 0) return v;
+  } else if (it->is_number_unsigned()) {
+    uint64_t v = it->get<uint64_t>();
+    if (v > 0 && v <= static_cast<uint64_t>(INT64_MAX)) return static_cast<Cents>(v);
+  }
+  throw Invalid{422, "invalid_amount", std::string(field) + " must be a positive integer number of cents"};
+}
+
+// ---- Paths ----------------------------------------------------------------------------------
+
+std::vector<std::string> Split(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) parts.emplace_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
+
+// ---- Views ----------------------------------------------------------------------------------
+
+// Reads views from the live store or from a point-in-time fold.
+struct Reader {
+  std::function<std::optional<std::string>(std::string_view)> get;
+  std::function<void(std::string_view, const std::function<bool(std::string_view, std::string_view)>&)> scan;
+};
+
+Reader LiveReader(ViewStore& v) {
+  return Reader{[&v](std::string_view k) { return v.Get(k); },
+                [&v](std::string_view p, const std::function<bool(std::string_view, std::string_view)>& fn) {
+                  v.Scan(p, fn);
+                }};
+}
+
+Reader MemoryReader(const MemoryViewTxn& m) {
+  return Reader{[&m](std::string_view k) -> std::optional<std::string> {
+                  auto it = m.data().find(k);
+                  if (it == m.data().end()) return std::nullopt;
+                  return it->second;
+                },
+                [&m](std::string_view p, const std::function<bool(std::string_view, std::string_view)>& fn) {
+                  for (auto it = m.data().lower_bound(p); it != m.data().end(); ++it) {
+                    if (!std::string_view(it->first).starts_with(p)) break;
+                    if (!fn(it->first, it->second)) break;
+                  }
+                }};
+}
+
+json SettingsJson(const json& practice) {
+  return json{{"portal_payments_enabled", practice.value("portal_payments_enabled", false)},
+              {"auto_post_to_ledger", practice.value("auto_post_to_ledger", false)},
+              {"currency", practice.value("currency", "USD")},
+              {"name", practice.value("name", "")}};
+}
+
+// The family view of spec/api.md for `patient_id`; nullopt when the patient is unknown.
+std::optional<json> FamilyView(const Reader& r, const std::string& practice,
+                               const std::string& patient_id) {
+  auto pr = r.get(pj::PracticeKey(practice));
+  auto pt = r.get(pj::PatientKey(practice, patient_id));
+  if (!pr || !pt) return std::nullopt;
+  json practice_j = json::parse(*pr);
+  json patient = json::parse(*pt);
+  auto balance = [&](const std::string& id) {
+    auto b = r.get(pj::BalanceKey(practice, id));
+    return b ? pj::DecodeCents(*b) : 0;
+  };
+  json members = json::array();
+  std::string guarantor = patient.value("guarantor_id", "");
+  Cents total = 0;
+  auto add = [&](const json& p, const char* relationship) {
+    Cents b = balance(p.value("patient_id", ""));
+    total += b;
+    members.push_back({{"patient_id", p.value("patient_id", "")},
+                       {"first_name", p.value("first_name", "")},
+                       {"last_name", p.value("last_name", "")},
+                       {"relationship", relationship},
+                       {"balance_cents", b}});
+  };
+  if (!guarantor.empty()) {
+    add(patient, "dependent");
+  } else {
+    guarantor = patient_id;
+    add(patient, "self");
+    std::vector<std::string> deps;
+    std::string prefix = pj::DependentPrefix(practice, patient_id);
+    r.scan(prefix, [&](std::string_view k, std::string_view) {
+      deps.emplace_back(k.substr(prefix.size()));
+      return true;
+    });
+    for (const auto& d : deps) {
+      auto dv = r.get(pj::PatientKey(practice, d));
+      if (dv) add(json::parse(*dv), "dependent");
+    }
+  }
+  json pending = json::array();
+  Cents pending_total = 0;
+  return json{{"currency", practice_j.value("currency", "USD")},
+              {"payments_enabled", practice_j.value("portal_payments_enabled", false)},
+              {"guarantor_id", guarantor},
+              {"members", members},
+              {"total_balance_cents", total},
+              {"pending_payments", pending},
+              {"amount_due_cents", std::max<Cents>(0, total - pending_total)}};
+}
+
+// Folds practice `practice`'s events up to `as_of_us` into memory, with the same projections
+// that build the live views.
+Status FoldAsOf(App& app, const std::string& practice, int64_t as_of_us, MemoryViewTxn* out) {
+  std::vector<uint64_t> offsets;
+  std::string prefix = pj::LogIndexPrefix(practice);
+  app.views().Scan(prefix, [&](std::string_view k, std::string_view) {
+    offsets.push_back(std::stoull(std::string(k.substr(prefix.size())), nullptr, 16));
+    return true;
+  });
+  auto projections = pj::AllProjections();
+  std::vector<LogEntry> entries;
+  for (uint64_t off : offsets) {
+    Status s = app.log().Read(off, 1, &entries);
+    if (!s.ok()) return s;
+    auto ev = DecodeRecord(entries.at(0).record);
+    if (!ev.ok()) return ev.status();
+    if (ev->occurred_at_us > as_of_us) break;
+    for (auto& p : projections) p->Apply(*out, off, *ev);
+  }
+  return Status::OK();
+}
+
+json ChargeJson(const ChargePosted& c) {
+  return json{{"charge_id", c.charge_id},
+              {"patient_id", c.patient_id},
+              {"amount_cents", c.amount_cents},
+              {"description", c.description},
+              {"service_date", c.service_date}};
+}
+
+std::string ActorOf(const Principal& p) {
+  switch (p.kind) {
+    case Principal::Kind::kOperator: return "operator";
+    case Principal::Kind::kStaff: return "staff:" + p.token_id;
+    case Principal::Kind::kPatient: return "patient:" + p.patient_id;
+    case Principal::Kind::kNone: break;
+  }
+  return "anonymous";
+}
+
+HttpResponse FromExec(const Result<ExecResult>& r) {
+  if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+  const auto& rej = *r->rejection;
+  int status = 422;
+  switch (rej.reason) {
+    case engine::Reject::kPracticeExists:
+    case engine::Reject::kChargeConflict: status = 409; break;
+    case engine::Reject::kPracticeNotFound:
+    case engine::Reject::kPatientNotFound:
+    case engine::Reject::kTokenNotFound: status = 404; break;
+    case engine::Reject::kValidationFailed: status = 400; break;
+    case engine::Reject::kInvalidGuarantor: status = 422; break;
+  }
+  return Problem(status, engine::RejectCode(rej.reason), rej.detail);
+}
+
+}  // namespace
+
+HttpResponse Api::Handle(const HttpRequest& req) {
+  auto start = std::chrono::steady_clock::now();
+  std::string route = "unmatched";
+  HttpResponse resp;
+  try {
+    resp = Route(req, &route);
+  } catch (const Invalid& i) {
+    resp = FromInvalid(i);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_.ObserveRequest(req.method + " " + route, resp.status, secs);
+  return resp;
+}
+
+HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
+                                  const std::function<HttpResponse()>& fn) {
+  std::string key = req.Header("idempotency-key");
+  if (key.empty()) return fn();
+  if (!IsValidIdempotencyKey(key)) {
+    return Problem(400, "validation_failed", "Idempotency-Key must be 1 to 255 printable ASCII characters");
+  }
+  std::string scope = who.kind == Principal::Kind::kPatient ? who.practice_id + "/" + who.patient_id
+                      : who.kind == Principal::Kind::kStaff  ? who.practice_id
+                                                              : "operator";
+  std::string store_key = "idem/" + scope + "/" + Hex(Sha256(key));
+  std::string fingerprint = Hex(Sha256(req.method + " " + req.path, req.body));
+  {
+    std::unique_lock<std::mutex> l(idem_mu_);
+    idem_cv_.wait(l, [&] { return !idem_in_flight_.contains(store_key); });
+    idem_in_flight_.insert(store_key);
+  }
+  struct Release {
+    Api* api;
+    std::string k;
+    ~Release() {
+      std::lock_guard<std::mutex> l(api->idem_mu_);
+      api->idem_in_flight_.erase(k);
+      api->idem_cv_.notify_all();
+    }
+  } release{this, store_key};
+
+  if (auto stored = app_->views().Get(store_key)) {
+    json s = json::parse(*stored);
+    if (s.value("fingerprint", "") != fingerprint) {
+      return Problem(409, "idempotency_conflict",
+                     "this Idempotency-Key was used with a different request");
+    }
+    HttpResponse r{s.value("status", 200), s.value("content_type", "application/json"),
+                   s.value("body", ""), {{"Idempotent-Replayed", "true"}}};
+    return r;
+  }
+  HttpResponse r = fn();
+  if (r.status < 500) {
+    json s = {{"fingerprint", fingerprint},
+              {"status", r.status},
+              {"content_type", r.content_type},
+              {"body", r.body},
+              {"created_at_us", NowMicros()}};
+    app_->views().Put(store_key, s.dump(), /*sync=*/true).IgnoreError();
+  }
+  return r;
+}
+
+HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
+  const std::string& m = req.method;
+  auto parts = Split(req.path);
+  auto n = parts.size();
+
+  if (req.path == "/healthz") {
+    *route = "/healthz";
+    Status s = app_->runner().status();
+    if (!s.ok()) return Json(503, {{"status", "failing"}, {"detail", s.ToString()}});
+    return Json(200, {{"status", "ok"}});
+  }
+  if (req.path == "/metrics") {
+    *route = "/metrics";
+    uint64_t end = app_->log().EndOffset();
+    uint64_t applied = app_->runner().applied_end();
+    HttpResponse r{200, "text/plain; version=0.0.4",
+                   metrics_.Render({{"remit_events_appended", "Events appended by this process.",
+                                     static_cast<double>(app_->events_appended())},
+                                    {"remit_log_end_offset", "One past the last durable offset.",
+                                     static_cast<double>(end)},
+                                    {"remit_projection_lag_events",
+                                     "Durable events not yet applied to the views.",
+                                     static_cast<double>(end - std::min(end, applied))}}),
+                   {}};
+    return r;
+  }
+  if (n < 2 || parts[0] != "api" || parts[1] != "v1") {
+    return Problem(404, "not_found", "no such path: " + req.path);
+  }
+
+  auto bearer = [&]() -> std::string {
+    std::string h = req.Header("authorization");
+    if (h.size() > 7 && (h.starts_with("Bearer ") || h.starts_with("bearer "))) return h.substr(7);
+    return {};
+  };
+  Principal who = app_->Authenticate(bearer());
+  auto unauthorized = [] { return Problem(401, "unauthorized", "a valid bearer token is required"); };
+
+  // GET /api/v1/whoami
+  if (n == 3 && parts[2] == "whoami") {
+    *route = "/api/v1/whoami";
+    if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+    switch (who.kind) {
+      case Principal::Kind::kNone: return unauthorized();
+      case Principal::Kind::kOperator: return Json(200, {{"kind", "operator"}});
+      case Principal::Kind::kStaff:
+        return Json(200, {{"kind", "staff"},
+                          {"practice_id", who.practice_id},
+                          {"role", who.role},
+                          {"token_id", who.token_id}});
+      case Principal::Kind::kPatient:
+        return Json(200, {{"kind", "patient"},
+                          {"practice_id", who.practice_id},
+                          {"patient_id", who.patient_id}});
+    }
+  }
+
+  if (n < 3 || parts[2] != "practices") return Problem(404, "not_found", "no such path: " + req.path);
+
+  // POST /api/v1/practices
+  if (n == 3) {
+    *route = "/api/v1/practices";
+    if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
+    if (who.kind == Principal::Kind::kNone) return unauthorized();
+    if (who.kind != Principal::Kind::kOperator) return Problem(403, "forbidden", "only the operator creates practices");
+    return WithIdempotency(req, who, [&] {
+      json b = ParseBody(req);
+      std::string id = Str(b, "practice_id");
+      std::string name = Str(b, "name");
+      std::string currency = Str(b, "currency", false);
+      if (currency.empty()) currency = "USD";
+      if (!IsValidPracticeId(id)) {
+        throw Invalid{400, "validation_failed", "practice_id must match [a-z0-9-]{3,40}"};
+      }
+      if (name.empty() || name.size() > 200) {
+        throw Invalid{400, "validation_failed", "name must be 1 to 200 characters"};
+      }
+      if (currency != "USD") throw Invalid{400, "validation_failed", "currency must be \"USD\""};
+      engine::CommandContext ctx{id, "practice:" + id, Sha256(req.body), ActorOf(who), 0};
+      auto r = app_->Execute(ctx, engine::RegisterPractice{name, currency});
+      if (!r.ok() || r->rejection) return FromExec(r);
+      return Json(201, {{"practice_id", id},
+                        {"name", name},
+                        {"currency", currency},
+                        {"portal_payments_enabled", false},
+                        {"auto_post_to_ledger", false}});
+    });
+  }
+
+  const std::string& pid = parts[3];
+  if (who.kind == Principal::Kind::kNone) return unauthorized();
+  if (!IsValidPracticeId(pid)) return Problem(404, "not_found", "no such practice");
+
+  // Access rule for practice routes: `least` is the least staff role; the operator only where
+  // `operator_ok`.
+  auto deny = [&](const char* least, bool operator_ok) -> std::optional<HttpResponse> {
+    if (who.kind == Principal::Kind::kOperator) {
+      if (operator_ok) {
+        if (!app_->PracticeExists(pid)) return Problem(404, "not_found", "no practice " + pid);
+        return std::nullopt;
+      }
+      return Problem(403, "forbidden", "the operator token is not a practice token");
+    }
+    if (who.kind != Principal::Kind::kStaff || who.practice_id != pid) {
+      return Problem(403, "forbidden", "this token is not for practice " + pid);
+    }
+    if (RoleRank(who.role) < RoleRank(least)) {
+      return Problem(403, "forbidden", std::string("this needs the ") + least + " role");
+    }
+    return std::nullopt;
+  };
+  auto ctx_for = [&](std::string key) {
+    return engine::CommandContext{pid, std::move(key), Sha256(req.method + " " + req.path, req.body),
+                                  ActorOf(who), 0};
+  };
+  auto command_key = [&](const std::string& fallback) {
+    std::string k = req.Header("idempotency-key");
+    return k.empty() ? fallback : "idem:" + k;
+  };
+
+  // /api/v1/practices/{p}/tokens[/{token_id}]
+  if (n >= 5 && parts[4] == "tokens" && n <= 6) {
+    *route = n == 5 ? "/api/v1/practices/{p}/tokens" : "/api/v1/practices/{p}/tokens/{id}";
+    if (auto d = deny("admin", true)) return *d;
+    if (n == 5) {
+      if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
+      return WithIdempotency(req, who, [&] {
+        json b = ParseBody(req);
+        std::string role = Str(b, "role");
+        std::string label = Str(b, "label", false);
+        if (RoleRank(role) == 0) {
+          throw Invalid{400, "validation_failed", "role must be admin, staff or auditor"};
+        }
+        auto t = app_->CreateToken(pid, role, label, ActorOf(who));
+        if (!t.ok()) return Problem(503, "unavailable", t.status().ToString());
+        return Json(201, {{"token_id", t->first}, {"token", t->second}, {"role", role}, {"label", label}});
+      });
+    }
+    if (m != "DELETE") return Problem(405, "method_not_allowed", "use DELETE");
+    auto r = app_->Execute(ctx_for("revoke:" + parts[5] + ":" + RandomHex(8)),
+                           engine::RevokeToken{parts[5]});
+    if (!r.ok() || r->rejection) return FromExec(r);
+    return HttpResponse{204, "", "", {}};
+  }
+
+  // /api/v1/practices/{p}/settings
+  if (n == 5 && parts[4] == "settings") {
+    *route = "/api/v1/practices/{p}/settings";
+    if (m == "GET") {
+      if (auto d = deny("staff", false)) return *d;
+      auto pr = app_->views().Get(pj::PracticeKey(pid));
+      if (!pr) return Problem(404, "not_found", "no practice " + pid);
+      return Json(200, SettingsJson(json::parse(*pr)));
+    }
+    if (m != "PUT") return Problem(405, "method_not_allowed", "use GET or PUT");
+    if (auto d = deny("admin", false)) return *d;
+    json b = ParseBody(req);
+    engine::ChangeSettings c{OptBool(b, "portal_payments_enabled"), OptBool(b, "auto_post_to_ledger")};
+    auto r = app_->Execute(ctx_for(command_key("settings:" + RandomHex(8))), c);
+    if (!r.ok() || r->rejection) return FromExec(r);
+    auto pr = app_->views().Get(pj::PracticeKey(pid));
+    return Json(200, SettingsJson(json::parse(pr.value_or("{}"))));
+  }
+
+  // /api/v1/practices/{p}/resources/portal-link
+  if (n == 6 && parts[4] == "resources" && parts[5] == "portal-link") {
+    *route = "/api/v1/practices/{p}/resources/portal-link";
+    if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+    if (auto d = deny("staff", false)) return *d;
+    return Json(200, {{"url", app_->public_url() + "/portal/" + pid}});
+  }
+
+  // PUT /api/v1/practices/{p}/patients/{patient_id}
+  if (n == 6 && parts[4] == "patients") {
+    *route = "/api/v1/practices/{p}/patients/{id}";
+    if (m != "PUT") return Problem(405, "method_not_allowed", "use PUT");
+    if (auto d = deny("staff", false)) return *d;
+    const std::string& patient_id = parts[5];
+    if (!IsValidExternalId(patient_id)) {
+      return Problem(400, "validation_failed", "patient_id must match [A-Za-z0-9_-]{1,64}");
+    }
+    json b = ParseBody(req);
+    PatientUpserted p{patient_id,         Str(b, "first_name"),        Str(b, "last_name"),
+                      Str(b, "phone", false), Str(b, "email", false), Str(b, "date_of_birth", false),
+                      Str(b, "guarantor_id", false)};
+    if (p.first_name.empty() || p.last_name.empty()) {
+      throw Invalid{400, "validation_failed", "first_name and last_name must not be empty"};
+    }
+    for (const auto* f : {&p.first_name, &p.last_name, &p.phone, &p.email}) {
+      if (f->size() > 200) throw Invalid{400, "validation_failed", "names, phone and email are limited to 200 characters"};
+    }
+    if (!p.date_of_birth.empty() && !IsValidDate(p.date_of_birth)) {
+      throw Invalid{400, "validation_failed", "date_of_birth must be a date YYYY-MM-DD"};
+    }
+    if (!p.guarantor_id.empty() && !IsValidExternalId(p.guarantor_id)) {
+      return Problem(422, "invalid_guarantor", "guarantor_id is not a valid patient id");
+    }
+    auto r = app_->Execute(ctx_for(command_key("patient:" + patient_id + ":" + RandomHex(8))),
+                           engine::UpsertPatient{p});
+    if (!r.ok() || r->rejection) return FromExec(r);
+    json out = {{"patient_id", p.patient_id}, {"first_name", p.first_name},
+                {"last_name", p.last_name},   {"phone", p.phone},
+                {"email", p.email},           {"date_of_birth", p.date_of_birth},
+                {"guarantor_id", p.guarantor_id.empty() ? json(nullptr) : json(p.guarantor_id)}};
+    return Json(r->outcome == engine::Outcome::kCreated ? 201 : 200, out);
+  }
+
+  // POST /api/v1/practices/{p}/charges
+  if (n == 5 && parts[4] == "charges") {
+    *route = "/api/v1/practices/{p}/charges";
+    if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
+    if (auto d = deny("staff", false)) return *d;
+    return WithIdempotency(req, who, [&] {
+      json b = ParseBody(req);
+      ChargePosted c{Str(b, "charge_id"), Str(b, "patient_id"), 0, Str(b, "description", false),
+                     Str(b, "service_date")};
+      c.amount_cents = PositiveCents(b, "amount_cents");
+      if (!IsValidExternalId(c.charge_id)) {
+        throw Invalid{400, "validation_failed", "charge_id must match [A-Za-z0-9_-]{1,64}"};
+      }
+      if (!IsValidExternalId(c.patient_id)) {
+        throw Invalid{400, "validation_failed", "patient_id must match [A-Za-z0-9_-]{1,64}"};
+      }
+      if (!IsValidDate(c.service_date)) {
+        throw Invalid{400, "validation_failed", "service_date must be a date YYYY-MM-DD"};
+      }
+      if (c.description.size() > 500) {
+        throw Invalid{400, "validation_failed", "description is limited to 500 characters"};
+      }
+      auto r = app_->Execute(ctx_for("charge:" + c.charge_id), engine::PostCharge{c});
+      if (!r.ok() || r->rejection) return FromExec(r);
+      return Json(r->outcome == engine::Outcome::kCreated ? 201 : 200, ChargeJson(c));
+    });
+  }
+
+  // POST /api/v1/practices/{p}/patients/{id}/portal-invites
+  if (n == 7 && parts[4] == "patients" && parts[6] == "portal-invites") {
+    *route = "/api/v1/practices/{p}/patients/{id}/portal-invites";
+    if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
+    if (auto d = deny("staff", false)) return *d;
+    return WithIdempotency(req, who, [&] {
+      auto r = app_->IssueInvite(pid, parts[5], ActorOf(who));
+      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (r->index() == 0) {
+        return FromExec(ExecResult{engine::Outcome::kUnchanged, std::get<0>(*r), 0});
+      }
+      const auto& inv = std::get<1>(*r);
+      return Json(201, {{"invite_code", inv.code},
+                        {"url", app_->public_url() + "/portal/" + pid + "/enroll?code=" + inv.code},
+                        {"expires_at", FormatTime(inv.expires_at_us)}});
+    });
+  }
+
+  // GET /api/v1/practices/{p}/accounts/{id}/balance
+  if (n == 7 && parts[4] == "accounts" && parts[6] == "balance") {
+    *route = "/api/v1/practices/{p}/accounts/{id}/balance";
+    if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+    if (auto d = deny("auditor", false)) return *d;
+    auto as_of = req.query.find("as_of");
+    if (as_of != req.query.end()) {
+      auto t = ParseTime(as_of->second);
+      if (!t) return Problem(400, "validation_failed", "as_of must be an RFC 3339 time");
+      MemoryViewTxn mem;
+      Status s = FoldAsOf(*app_, pid, *t, &mem);
+      if (!s.ok()) return Problem(503, "unavailable", s.ToString());
+      auto v = FamilyView(MemoryReader(mem), pid, parts[5]);
+      if (!v) return Problem(404, "patient_not_found", "no patient " + parts[5] + " at that time");
+      (*v)["as_of"] = FormatTime(*t);
+      return Json(200, *v);
+    }
+    auto v = FamilyView(LiveReader(app_->views()), pid, parts[5]);
+    if (!v) return Problem(404, "patient_not_found", "no patient " + parts[5]);
+    return Json(200, *v);
+  }
+
+  return Problem(404, "not_found", "no such path: " + req.path);
+}
+
+}  // namespace remit

@@ -1,0 +1,241 @@
+#include "adapters/app.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "adapters/rocks_event_log.h"
+#include "events/event.h"
+#include "projections/projections.h"
+
+namespace remit {
+
+int RoleRank(std::string_view role) {
+  if (role == "auditor") return 1;
+  if (role == "staff") return 2;
+  if (role == "admin") return 3;
+  return 0;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status WriteFileMode(const std::string& path, const std::string& data, unsigned mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::IOError("cannot create " + path);
+  ::fchmod(fd, mode);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return Status::IOError("cannot write " + path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok ? Status::OK() : Status::IOError("cannot sync " + path);
+}
+
+Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
+  if (sodium_init() < 0) return Status::IOError("libsodium failed to initialise");
+  std::unique_ptr<App> app(new App());
+  app->options_ = options;
+  app->public_url_ = options.public_url;
+  if (app->options_.operator_token_file.empty()) {
+    app->options_.operator_token_file = options.data_dir + "/operator-token";
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return Status::IOError("cannot create " + options.data_dir + ": " + ec.message());
+  auto log = RocksEventLog::Open(options.data_dir + "/log");
+  if (!log.ok()) return log.status();
+  app->log_ = std::move(log.value());
+  auto views = ViewStore::Open(options.data_dir + "/views");
+  if (!views.ok()) return views.status();
+  app->views_ = std::move(views.value());
+  Status s = app->LoadOperatorToken();
+  if (!s.ok()) return s;
+  s = app->RebuildState();
+  if (!s.ok()) return s;
+  app->runner_ = std::make_unique<ProjectionRunner>(app->log_.get(), app->views_.get());
+  s = app->runner_->CatchUp(app->log_->EndOffset());
+  if (!s.ok()) return s;
+  app->runner_->Start();
+  return app;
+}
+
+App::~App() {
+  if (runner_) runner_->Stop();
+  runner_.reset();
+  views_.reset();
+  log_.reset();
+}
+
+Status App::LoadOperatorToken() {
+  auto existing = ReadFile(options_.operator_token_file);
+  if (existing.ok()) {
+    std::string t = existing.value();
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    if (t.size() < 32) return Status::InvalidArgument("operator token file is too short");
+    operator_token_ = t;
+    return Status::OK();
+  }
+  operator_token_ = "rmo_" + RandomHex(32);
+  created_operator_token_ = true;
+  return WriteFileMode(options_.operator_token_file, operator_token_ + "\n", 0600);
+}
+
+Status App::RebuildState() {
+  // Reads the whole log once: verifies every record and every practice's chain, and folds the
+  // engine's decision state.
+  ChainVerifier chain;
+  std::vector<LogEntry> entries;
+  uint64_t end = log_->EndOffset();
+  for (uint64_t at = 0; at < end;) {
+    Status s = log_->Read(at, ProjectionRunner::kBatchEventsMax, &entries);
+    if (!s.ok()) return s;
+    for (const auto& e : entries) {
+      auto ev = DecodeRecord(e.record);
+      if (!ev.ok()) {
+        return Status::Corruption("offset " + std::to_string(e.offset) + ": " +
+                                  ev.status().message());
+      }
+      s = chain.Check(e.offset, *ev);
+      if (!s.ok()) return s;
+      Slot* slot = GetSlot(ev->practice_id, true);
+      engine::Evolve(&slot->state, *ev);
+    }
+    at += entries.size();
+  }
+  return Status::OK();
+}
+
+App::Slot* App::GetSlot(const std::string& practice_id, bool create) {
+  {
+    std::shared_lock<std::shared_mutex> l(slots_mu_);
+    auto it = slots_.find(practice_id);
+    if (it != slots_.end()) return it->second.get();
+  }
+  if (!create) return nullptr;
+  std::unique_lock<std::shared_mutex> l(slots_mu_);
+  auto& slot = slots_[practice_id];
+  if (!slot) slot = std::make_unique<Slot>();
+  return slot.get();
+}
+
+bool App::PracticeExists(const std::string& practice_id) const {
+  std::shared_lock<std::shared_mutex> l(slots_mu_);
+  auto it = slots_.find(practice_id);
+  return it != slots_.end() && it->second->state.registered;
+}
+
+Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Command& cmd) {
+  if (ctx.now_us == 0) ctx.now_us = NowMicros();
+  bool registering = std::holds_alternative<engine::RegisterPractice>(cmd);
+  Slot* slot = GetSlot(ctx.practice_id, registering);
+  ExecResult out;
+  if (slot == nullptr) {
+    out.rejection = engine::Rejection{engine::Reject::kPracticeNotFound,
+                                      "no practice " + ctx.practice_id};
+    return out;
+  }
+  {
+    std::lock_guard<std::mutex> l(slot->mu);
+    engine::Decision d = engine::Decide(slot->state, cmd, ctx);
+    out.outcome = d.outcome;
+    if (d.rejected()) {
+      out.rejection = d.rejection();
+      return out;
+    }
+    std::vector<Event>& events = d.events();
+    if (events.empty()) {
+      out.end_offset = log_->EndOffset();
+    } else {
+      std::vector<std::string> records;
+      records.reserve(events.size());
+      Hash256 prev = slot->state.head_hash;
+      for (auto& e : events) {
+        records.push_back(Seal(&e, prev));
+        prev = e.hash;
+      }
+      auto first = log_->Append(std::move(records));
+      if (!first.ok()) return first.status();
+      for (const auto& e : events) engine::Evolve(&slot->state, e);
+      events_appended_ += events.size();
+      out.end_offset = first.value() + events.size();
+    }
+  }
+  if (!runner_->WaitApplied(out.end_offset, kApplyWait)) {
+    Status s = runner_->status();
+    return s.ok() ? Status::TimedOut("projections did not catch up") : s;
+  }
+  return out;
+}
+
+Principal App::Authenticate(std::string_view bearer) const {
+  Principal p;
+  if (bearer.empty()) return p;
+  if (bearer.size() == operator_token_.size() &&
+      sodium_memcmp(bearer.data(), operator_token_.data(), bearer.size()) == 0) {
+    p.kind = Principal::Kind::kOperator;
+    return p;
+  }
+  // Staff tokens are looked up by their SHA-256: the hash is the key, so no comparison of the
+  // secret itself happens, and the views never hold a usable token.
+  auto v = views_->Get(projections::TokenKey(Hex(Sha256(bearer))));
+  if (!v) return p;
+  auto j = nlohmann::json::parse(*v, nullptr, false);
+  if (j.is_discarded() || j.value("revoked", true)) return p;
+  p.kind = Principal::Kind::kStaff;
+  p.practice_id = j.value("practice_id", "");
+  p.role = j.value("role", "");
+  p.token_id = j.value("token_id", "");
+  return p;
+}
+
+Result<std::variant<engine::Rejection, App::Invite>> App::IssueInvite(
+    const std::string& practice_id, const std::string& patient_id, const std::string& actor) {
+  Invite invite{RandomHex(16), 0};
+  std::string invite_id = Hex(Sha256(invite.code)).substr(0, 32);
+  engine::CommandContext ctx;
+  ctx.practice_id = practice_id;
+  ctx.command_key = "invite:" + invite_id;
+  ctx.actor = actor;
+  ctx.now_us = NowMicros();
+  invite.expires_at_us = ctx.now_us + kInviteTtlUs;
+  auto r = Execute(ctx, engine::IssueInvite{patient_id, invite_id, invite.expires_at_us});
+  if (!r.ok()) return r.status();
+  if (r->rejection) return std::variant<engine::Rejection, Invite>(*r->rejection);
+  return std::variant<engine::Rejection, Invite>(invite);
+}
+
+Result<std::pair<std::string, std::string>> App::CreateToken(const std::string& practice_id,
+                                                            const std::string& role,
+                                                            const std::string& label,
+                                                            const std::string& actor) {
+  std::string token_id = "tok_" + RandomHex(8);
+  std::string token = "rms_" + RandomHex(32);
+  engine::CommandContext ctx;
+  ctx.practice_id = practice_id;
+  ctx.command_key = "token:" + token_id;
+  ctx.actor = actor;
+  auto r = Execute(ctx, engine::IssueToken{token_id, role, label, Sha256(token)});
+  if (!r.ok()) return r.status();
+  if (r->rejection) return Status::NotFound(r->rejection->detail);
+  return std::make_pair(token_id, token);
+}
+
+}  // namespace remit

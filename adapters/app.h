@@ -1,0 +1,124 @@
+// App: one remit node. Owns the event log, the views, the projection runner and the engine's
+// decision state for every practice, and executes commands as the single writer per practice.
+//
+// Execute holds the practice's lock across Decide, the durable append and Evolve, so each
+// practice's stream has one total order and its hash chain one head. It returns only when the
+// events are durable and applied to the views (read-your-writes).
+// Thread safety: all public methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+
+#include "adapters/event_log.h"
+#include "adapters/projection_runner.h"
+#include "adapters/view_store.h"
+#include "engine/engine.h"
+
+namespace remit {
+
+struct AppOptions {
+  std::string data_dir;
+  std::string public_url;           // what portal links and QR codes point at (see SetPublicUrl)
+  std::string operator_token_file;  // default <data_dir>/operator-token
+};
+
+// Who is calling.
+struct Principal {
+  enum class Kind { kNone, kOperator, kStaff, kPatient } kind = Kind::kNone;
+  std::string practice_id;
+  std::string role;  // staff: admin, staff or auditor
+  std::string token_id;
+  std::string patient_id;
+};
+
+int RoleRank(std::string_view role);  // auditor 1 < staff 2 < admin 3; unknown 0
+
+struct ExecResult {
+  engine::Outcome outcome = engine::Outcome::kUnchanged;
+  std::optional<engine::Rejection> rejection;
+  uint64_t end_offset = 0;  // one past the command's last event
+};
+
+class App {
+ public:
+  static constexpr auto kApplyWait = std::chrono::seconds(30);
+
+  static Result<std::unique_ptr<App>> Open(const AppOptions& options);
+  ~App();
+
+  // Executes a command for ctx.practice_id (ctx.now_us is filled in when zero).
+  Result<ExecResult> Execute(engine::CommandContext ctx, const engine::Command& cmd);
+
+  // Bearer token to principal: the operator token, or a staff token from the views.
+  Principal Authenticate(std::string_view bearer) const;
+
+  // Creates a staff token for `practice_id`: {token_id, token}.
+  Result<std::pair<std::string, std::string>> CreateToken(const std::string& practice_id,
+                                                          const std::string& role,
+                                                          const std::string& label,
+                                                          const std::string& actor);
+
+  // Issues a single-use portal invite, valid kInviteTtlUs. The code is the secret: the log
+  // keeps only its hash as the invite's id.
+  struct Invite {
+    std::string code;
+    int64_t expires_at_us = 0;
+  };
+  static constexpr int64_t kInviteTtlUs = int64_t{7} * 24 * 3600 * 1000000;
+  Result<std::variant<engine::Rejection, Invite>> IssueInvite(const std::string& practice_id,
+                                                              const std::string& patient_id,
+                                                              const std::string& actor);
+
+  bool PracticeExists(const std::string& practice_id) const;
+
+  const AppOptions& options() const { return options_; }
+  // Set once the listener is bound (its port may be chosen by the OS).
+  void SetPublicUrl(std::string url) {
+    std::lock_guard<std::mutex> l(public_url_mu_);
+    public_url_ = std::move(url);
+  }
+  std::string public_url() const {
+    std::lock_guard<std::mutex> l(public_url_mu_);
+    return public_url_;
+  }
+  const std::string& operator_token() const { return operator_token_; }
+  bool created_operator_token() const { return created_operator_token_; }
+  ViewStore& views() { return *views_; }
+  EventLog& log() { return *log_; }
+  ProjectionRunner& runner() { return *runner_; }
+  uint64_t events_appended() const { return events_appended_.load(); }
+
+ private:
+  struct Slot {
+    std::mutex mu;
+    engine::PracticeState state;
+  };
+  App() = default;
+  Status LoadOperatorToken();
+  Status RebuildState();
+  Slot* GetSlot(const std::string& practice_id, bool create);
+
+  AppOptions options_;
+  mutable std::mutex public_url_mu_;
+  std::string public_url_;
+  std::string operator_token_;
+  bool created_operator_token_ = false;
+  std::unique_ptr<EventLog> log_;
+  std::unique_ptr<ViewStore> views_;
+  std::unique_ptr<ProjectionRunner> runner_;
+  mutable std::shared_mutex slots_mu_;
+  std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;
+  std::atomic<uint64_t> events_appended_{0};
+};
+
+// Reads a file whole; writes one with the given mode (created or truncated, then fsynced).
+Result<std::string> ReadFile(const std::string& path);
+Status WriteFileMode(const std::string& path, const std::string& data, unsigned mode);
+
+}  // namespace remit

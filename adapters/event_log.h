@@ -1,0 +1,47 @@
+// EventLog: the system of record. An ordered, durable sequence of sealed event records.
+//
+// Offsets are dense, start at 0 and are never reused. Append is atomic per batch: after a crash
+// a batch is either wholly present or wholly absent, and nothing after a missing batch exists.
+// A batch is acknowledged (its callback runs with its first offset) only once it is durable.
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "events/status.h"
+
+namespace remit {
+
+struct LogEntry {
+  uint64_t offset = 0;
+  std::string record;
+};
+
+class EventLog {
+ public:
+  using AppendCallback = std::function<void(Result<uint64_t> first_offset)>;
+
+  virtual ~EventLog() = default;
+
+  // Queues `records` for one atomic durable append; `done` runs (on the log's own thread) once
+  // they are durable, with the offset of the first record, or with the error.
+  virtual void AppendAsync(std::vector<std::string> records, AppendCallback done) = 0;
+
+  // Appends and waits until durable.
+  Result<uint64_t> Append(std::vector<std::string> records);
+
+  // Reads up to `max_entries` durable entries starting at `from`.
+  virtual Status Read(uint64_t from, size_t max_entries, std::vector<LogEntry>* out) = 0;
+
+  // One past the last durable offset.
+  virtual uint64_t EndOffset() const = 0;
+
+  // Waits until EndOffset() > `offset` or `timeout` passes; true if it did.
+  virtual bool WaitFor(uint64_t offset, std::chrono::milliseconds timeout) = 0;
+};
+
+}  // namespace remit

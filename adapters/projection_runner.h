@@ -1,0 +1,63 @@
+// ProjectionRunner: folds the log into the views, in order, exactly once.
+//
+// Each batch of events is applied to every projection and written in one WriteBatch together
+// with each projection's checkpoint (the next offset it will apply), so a crash can neither
+// apply an event twice nor skip one. Records are verified as they are read; a corrupt record
+// stops the runner with a Corruption status (see status()).
+// Thread safety: Start/Stop from one thread; WaitApplied/applied_end/status from any.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "adapters/event_log.h"
+#include "adapters/view_store.h"
+#include "projections/projections.h"
+
+namespace remit {
+
+class ProjectionRunner {
+ public:
+  static constexpr size_t kBatchEventsMax = 4096;
+
+  ProjectionRunner(EventLog* log, ViewStore* views);
+  ~ProjectionRunner();
+
+  // Applies everything up to `end` (or the log's end) on the calling thread. `keep` may cut the
+  // replay: events for which it returns false are the end of the run.
+  Status CatchUp(uint64_t end, const std::function<bool(const Event&)>& keep = {});
+  // Starts following the log on a thread of its own.
+  void Start();
+  void Stop();
+
+  // Waits until every event before `end` is applied; false on timeout or failure.
+  bool WaitApplied(uint64_t end, std::chrono::milliseconds timeout);
+  uint64_t applied_end() const { return applied_end_.load(); }
+  Status status() const;
+
+  static std::string CheckpointKey(std::string_view projection);
+
+ private:
+  // Applies one batch; returns false when `keep` cut it.
+  Status ApplyBatch(const std::vector<LogEntry>& entries,
+                    const std::function<bool(const Event&)>& keep, bool* cut);
+  void Loop();
+
+  EventLog* log_;
+  ViewStore* views_;
+  std::vector<std::unique_ptr<projections::Projection>> projections_;
+  std::vector<uint64_t> checkpoints_;
+  std::atomic<uint64_t> applied_end_{0};
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::condition_variable applied_cv_;
+  Status status_;
+  std::thread thread_;
+};
+
+}  // namespace remit

@@ -1,0 +1,226 @@
+#include "adapters/rocks_event_log.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+
+#include "events/event.h"
+
+namespace remit {
+namespace {
+
+std::string Key(uint64_t offset) {
+  std::string k(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    k[i] = static_cast<char>(offset & 0xff);
+    offset >>= 8;
+  }
+  return k;
+}
+
+uint64_t ParseKey(const rocksdb::Slice& k) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < k.size(); ++i) v = (v << 8) | static_cast<uint8_t>(k[i]);
+  return v;
+}
+
+Status FromRocks(const rocksdb::Status& s) {
+  if (s.ok()) return Status::OK();
+  if (s.IsCorruption()) return Status::Corruption(s.ToString());
+  if (s.IsNotFound()) return Status::NotFound(s.ToString());
+  return Status::IOError(s.ToString());
+}
+
+}  // namespace
+
+Result<uint64_t> EventLog::Append(std::vector<std::string> records) {
+  std::promise<Result<uint64_t>> p;
+  auto f = p.get_future();
+  AppendAsync(std::move(records), [&p](Result<uint64_t> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  // Appends are sequential keys: large memtables and few levels suit them.
+  options.write_buffer_size = 64 << 20;
+  options.compression = rocksdb::kNoCompression;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return FromRocks(s);
+  std::unique_ptr<rocksdb::DB> db(raw);
+
+  // Verify the tail: the newest entries must be dense and each must verify.
+  uint64_t end = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    it->SeekToLast();
+    if (it->Valid()) {
+      end = ParseKey(it->key()) + 1;
+      uint64_t expect = end - 1;
+      for (size_t n = 0; it->Valid() && n < kTailVerifyEvents; it->Prev(), ++n, --expect) {
+        uint64_t off = ParseKey(it->key());
+        if (it->key().size() != 8 || off != expect) {
+          return Status::Corruption("event log has a gap before offset " +
+                                    std::to_string(expect + 1));
+        }
+        auto ev = DecodeRecord(std::string_view(it->value().data(), it->value().size()));
+        if (!ev.ok()) {
+          return Status::Corruption("event log offset " + std::to_string(off) + ": " +
+                                    ev.status().message());
+        }
+        if (off == 0) break;
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status());
+  }
+  return std::unique_ptr<RocksEventLog>(new RocksEventLog(std::move(db), end));
+}
+
+RocksEventLog::RocksEventLog(std::unique_ptr<rocksdb::DB> db, uint64_t end)
+    : db_(std::move(db)), end_(end) {
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+RocksEventLog::~RocksEventLog() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  writer_.join();
+  db_->Close().PermitUncheckedError();
+}
+
+void RocksEventLog::AppendAsync(std::vector<std::string> records, AppendCallback done) {
+  std::unique_lock<std::mutex> l(mu_);
+  space_cv_.wait(l, [&] { return queue_.size() < kQueueBatchesMax || stopping_; });
+  if (!failed_.ok() || stopping_) {
+    Status s = failed_.ok() ? Status::IOError("event log is closing") : failed_;
+    l.unlock();
+    done(s);
+    return;
+  }
+  if (records.empty()) {
+    uint64_t end = end_;
+    l.unlock();
+    done(end);
+    return;
+  }
+  queue_.push_back(Pending{std::move(records), std::move(done)});
+  l.unlock();
+  work_cv_.notify_one();
+}
+
+void RocksEventLog::WriterLoop() {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  std::vector<Pending> group;
+  for (;;) {
+    uint64_t first;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      work_cv_.wait(l, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty() && stopping_) return;
+      size_t events = 0;
+      while (!queue_.empty() &&
+             (group.empty() || events + queue_.front().records.size() <= kGroupEventsMax)) {
+        events += queue_.front().records.size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      first = end_;
+    }
+    space_cv_.notify_all();
+
+    // Only this thread assigns offsets, so `first` cannot move under us.
+    rocksdb::WriteBatch batch;
+    uint64_t next = first;
+    for (const auto& p : group) {
+      for (const auto& r : p.records) {
+        rocksdb::Status s = batch.Put(Key(next++), r);
+        if (!s.ok()) {
+          std::fprintf(stderr, "remit: WriteBatch::Put failed: %s\n", s.ToString().c_str());
+          std::abort();
+        }
+      }
+    }
+    Status st = FromRocks(db_->Write(wo, &batch));
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (st.ok()) {
+        end_ = next;
+      } else {
+        failed_ = st;
+      }
+    }
+    end_cv_.notify_all();
+    uint64_t off = first;
+    for (auto& p : group) {
+      if (st.ok()) {
+        p.done(off);
+      } else {
+        p.done(st);
+      }
+      off += p.records.size();
+    }
+    group.clear();
+    if (!st.ok()) {
+      // Fail everything still queued: the log is no longer appendable.
+      std::deque<Pending> rest;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        rest.swap(queue_);
+      }
+      for (auto& p : rest) p.done(st);
+    }
+  }
+}
+
+Status RocksEventLog::Read(uint64_t from, size_t max_entries, std::vector<LogEntry>* out) {
+  out->clear();
+  uint64_t end = EndOffset();
+  if (from >= end) return Status::OK();
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  uint64_t expect = from;
+  for (it->Seek(Key(from)); it->Valid() && out->size() < max_entries && expect < end;
+       it->Next(), ++expect) {
+    uint64_t off = ParseKey(it->key());
+    if (off != expect) {
+      return Status::Corruption("event log is missing offset " + std::to_string(expect));
+    }
+    out->push_back(LogEntry{off, it->value().ToString()});
+  }
+  if (!it->status().ok()) return FromRocks(it->status());
+  if (out->empty() || (expect < end && out->size() < max_entries)) {
+    return Status::Corruption("event log is missing offset " + std::to_string(expect));
+  }
+  return Status::OK();
+}
+
+uint64_t RocksEventLog::EndOffset() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return end_;
+}
+
+bool RocksEventLog::WaitFor(uint64_t offset, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  return end_cv_.wait_for(l, timeout, [&] { return end_ > offset || stopping_; }) &&
+         end_ > offset;
+}
+
+Status RocksEventLog::TestOnlyOverwrite(uint64_t offset, const std::string* record) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (record == nullptr) return FromRocks(db_->Delete(wo, Key(offset)));
+  return FromRocks(db_->Put(wo, Key(offset), *record));
+}
+
+}  // namespace remit

@@ -1,0 +1,66 @@
+// RocksEventLog: the embedded default EventLog, kept in a RocksDB database of its own.
+//
+// Durability: each append group is one WriteBatch written with WAL sync, so an acknowledged
+// append survives kill -9 and power loss. Group commit: appenders queue their batches; one
+// writer thread drains the queue, assigns dense offsets, and makes one synced write for all of
+// them (at most `group_events_max` events per write).
+// Keys are the 8-byte big-endian offset; values are the sealed records.
+// After a failed write the log refuses further appends (the state on disk is unknown until it
+// is reopened).
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "adapters/event_log.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace remit {
+
+class RocksEventLog final : public EventLog {
+ public:
+  static constexpr size_t kGroupEventsMax = 8192;
+  static constexpr size_t kQueueBatchesMax = 65536;
+  static constexpr size_t kTailVerifyEvents = 1024;
+
+  // Opens or creates the log in `dir`. Checks that the newest entries are dense and verify.
+  static Result<std::unique_ptr<RocksEventLog>> Open(const std::string& dir);
+  ~RocksEventLog() override;
+
+  void AppendAsync(std::vector<std::string> records, AppendCallback done) override;
+  Status Read(uint64_t from, size_t max_entries, std::vector<LogEntry>* out) override;
+  uint64_t EndOffset() const override;
+  bool WaitFor(uint64_t offset, std::chrono::milliseconds timeout) override;
+
+  // Test hook: overwrite the stored bytes at `offset` (to simulate tampering) or delete it.
+  Status TestOnlyOverwrite(uint64_t offset, const std::string* record);
+
+ private:
+  struct Pending {
+    std::vector<std::string> records;
+    AppendCallback done;
+  };
+  RocksEventLog(std::unique_ptr<rocksdb::DB> db, uint64_t end);
+  void WriterLoop();
+
+  std::unique_ptr<rocksdb::DB> db_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;   // writer waits for queued batches
+  std::condition_variable space_cv_;  // appenders wait for queue space
+  std::condition_variable end_cv_;    // readers wait for new durable entries
+  std::deque<Pending> queue_;
+  uint64_t end_ = 0;  // one past the last durable offset
+  Status failed_;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+}  // namespace remit

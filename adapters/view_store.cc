@@ -1,0 +1,130 @@
+#include "adapters/view_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+namespace remit {
+
+Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& dir, bool bulk_load) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.write_buffer_size = 64 << 20;
+  if (bulk_load) options.max_write_buffer_number = 4;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return Status::IOError("open views " + dir + ": " + s.ToString());
+  return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+ViewStore::ViewStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+
+ViewStore::~ViewStore() { db_->Close().PermitUncheckedError(); }
+
+std::optional<std::string> ViewStore::Get(std::string_view key) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &v);
+  if (!s.ok()) return std::nullopt;
+  return v;
+}
+
+void ViewStore::Scan(std::string_view prefix,
+                     const std::function<bool(std::string_view, std::string_view)>& fn,
+                     std::string_view start) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string_view from = start.empty() ? prefix : start;
+  for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    if (!k.starts_with(prefix)) break;
+    if (!fn(k, std::string_view(it->value().data(), it->value().size()))) break;
+  }
+}
+
+void ViewStore::ScanReverse(std::string_view prefix,
+                            const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string upper(prefix);
+  upper.push_back('\xff');
+  for (it->SeekForPrev(upper); it->Valid(); it->Prev()) {
+    std::string_view k(it->key().data(), it->key().size());
+    if (!k.starts_with(prefix)) break;
+    if (!fn(k, std::string_view(it->value().data(), it->value().size()))) break;
+  }
+}
+
+Status ViewStore::Put(std::string_view key, std::string_view value, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  rocksdb::Status s = db_->Put(wo, rocksdb::Slice(key.data(), key.size()),
+                               rocksdb::Slice(value.data(), value.size()));
+  return s.ok() ? Status::OK() : Status::IOError(s.ToString());
+}
+
+std::optional<std::string> ViewStore::Txn::Get(std::string_view key) {
+  auto it = overlay_.find(key);
+  if (it != overlay_.end()) return it->second;
+  return store_->Get(key);
+}
+
+void ViewStore::Txn::Put(std::string_view key, std::string_view value) {
+  overlay_.insert_or_assign(std::string(key), std::string(value));
+}
+
+void ViewStore::Txn::Delete(std::string_view key) {
+  overlay_.insert_or_assign(std::string(key), std::nullopt);
+}
+
+Status ViewStore::Txn::Commit() {
+  rocksdb::WriteBatch batch;
+  for (const auto& [k, v] : overlay_) {
+    rocksdb::Status s = v ? batch.Put(k, *v) : batch.Delete(k);
+    if (!s.ok()) return Status::IOError(s.ToString());
+  }
+  overlay_.clear();
+  rocksdb::Status s = store_->db_->Write(rocksdb::WriteOptions(), &batch);
+  return s.ok() ? Status::OK() : Status::IOError(s.ToString());
+}
+
+std::string ViewStore::Diff(const ViewStore& other, std::string_view skip_prefix) const {
+  std::unique_ptr<rocksdb::Iterator> a(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> b(other.db_->NewIterator(rocksdb::ReadOptions()));
+  auto skip = [&](rocksdb::Iterator* it) {
+    while (it->Valid() && !skip_prefix.empty() && it->key().starts_with(
+               rocksdb::Slice(skip_prefix.data(), skip_prefix.size()))) {
+      it->Next();
+    }
+  };
+  a->SeekToFirst();
+  b->SeekToFirst();
+  for (;;) {
+    skip(a.get());
+    skip(b.get());
+    if (!a->Valid() && !b->Valid()) return {};
+    if (!a->Valid()) return "only in second: " + b->key().ToString();
+    if (!b->Valid()) return "only in first: " + a->key().ToString();
+    if (a->key() != b->key()) {
+      return a->key().compare(b->key()) < 0 ? "only in first: " + a->key().ToString()
+                                            : "only in second: " + b->key().ToString();
+    }
+    if (a->value() != b->value()) return "values differ at " + a->key().ToString();
+    a->Next();
+    b->Next();
+  }
+}
+
+std::optional<std::string> MemoryViewTxn::Get(std::string_view key) {
+  auto it = data_.find(key);
+  if (it == data_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryViewTxn::Put(std::string_view key, std::string_view value) {
+  data_.insert_or_assign(std::string(key), std::string(value));
+}
+
+void MemoryViewTxn::Delete(std::string_view key) {
+  auto it = data_.find(key);
+  if (it != data_.end()) data_.erase(it);
+}
+
+}  // namespace remit

@@ -1,0 +1,77 @@
+// ViewStore: the RocksDB database that holds every projection's views and checkpoints.
+//
+// Durability: writes are not synced; each write carries the projections' checkpoints with their
+// data, so after a crash the views are a consistent prefix of the log and the runner resumes
+// from the checkpoints. Views can always be rebuilt from the log.
+// Also holds, under "idem/", the idempotency records of the HTTP layer (not a projection).
+// Thread safety: all methods are thread-safe; one writer (the projection runner) at a time.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "events/status.h"
+#include "projections/view.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace remit {
+
+class ViewStore {
+ public:
+  static Result<std::unique_ptr<ViewStore>> Open(const std::string& dir, bool bulk_load = false);
+  ~ViewStore();
+
+  std::optional<std::string> Get(std::string_view key) const;
+  // Calls fn(key, value) for keys starting with `prefix`, from `start` (inclusive; default the
+  // prefix), in order, until fn returns false.
+  void Scan(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn,
+            std::string_view start = {}) const;
+  void ScanReverse(std::string_view prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) const;
+
+  Status Put(std::string_view key, std::string_view value, bool sync);
+
+  // A transaction that buffers writes (seen by its own Gets) until Commit.
+  class Txn final : public projections::ViewTxn {
+   public:
+    explicit Txn(ViewStore* store) : store_(store) {}
+    std::optional<std::string> Get(std::string_view key) override;
+    void Put(std::string_view key, std::string_view value) override;
+    void Delete(std::string_view key) override;
+    Status Commit();
+    size_t size() const { return overlay_.size(); }
+
+   private:
+    ViewStore* store_;
+    std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
+  };
+
+  // Compares every key and value with `other`; empty when equal, else the first difference.
+  std::string Diff(const ViewStore& other, std::string_view skip_prefix = "idem/") const;
+
+ private:
+  explicit ViewStore(std::unique_ptr<rocksdb::DB> db);
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+// A ViewTxn over an in-memory map: point-in-time views folded on demand.
+class MemoryViewTxn final : public projections::ViewTxn {
+ public:
+  std::optional<std::string> Get(std::string_view key) override;
+  void Put(std::string_view key, std::string_view value) override;
+  void Delete(std::string_view key) override;
+  const std::map<std::string, std::string, std::less<>>& data() const { return data_; }
+
+ private:
+  std::map<std::string, std::string, std::less<>> data_;
+};
+
+}  // namespace remit

@@ -1,0 +1,365 @@
+#include "events/event.h"
+
+#include <cstring>
+
+#include "events_generated.h"
+
+namespace remit {
+namespace {
+
+namespace fb = ::remit::fb;
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+constexpr std::string_view kTypeNames[] = {
+    "practice_registered", "settings_changed", "staff_token_issued", "staff_token_revoked",
+    "patient_upserted", "charge_posted", "portal_invite_issued", "portal_enrolled",
+    "identity_verified", "identity_failed", "password_verified", "password_failed",
+    "second_factor_verified", "second_factor_failed", "locked_out", "session_started",
+    "session_ended", "payment_submitted", "payment_succeeded", "payment_declined", "card_saved",
+    "card_removed", "payment_posted", "inbox_notification_read"};
+static_assert(std::size(kTypeNames) == kPayloadTypes);
+static_assert(static_cast<size_t>(fb::Payload::MAX) == kPayloadTypes);
+
+std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+template <size_t N>
+bool CopyBytes(const flatbuffers::Vector<uint8_t>* v, std::array<uint8_t, N>* out) {
+  if (v == nullptr || v->size() != N) return false;
+  std::memcpy(out->data(), v->data(), N);
+  return true;
+}
+
+// Encoding: one overload per payload, returning the union value offset.
+struct Encoder {
+  FlatBufferBuilder& b;
+  Offset<flatbuffers::String> S(const std::string& s) { return b.CreateString(s); }
+
+  Offset<void> operator()(const PracticeRegistered& e) {
+    return fb::CreatePracticeRegistered(b, S(e.name), S(e.currency)).Union();
+  }
+  Offset<void> operator()(const SettingsChanged& e) {
+    return fb::CreateSettingsChanged(b, e.portal_payments_enabled, e.auto_post_to_ledger).Union();
+  }
+  Offset<void> operator()(const StaffTokenIssued& e) {
+    auto id = S(e.token_id), role = S(e.role), label = S(e.label);
+    auto h = b.CreateVector(e.token_sha256.data(), e.token_sha256.size());
+    return fb::CreateStaffTokenIssued(b, id, role, label, h).Union();
+  }
+  Offset<void> operator()(const StaffTokenRevoked& e) {
+    return fb::CreateStaffTokenRevoked(b, S(e.token_id)).Union();
+  }
+  Offset<void> operator()(const PatientUpserted& e) {
+    auto a = S(e.patient_id), f = S(e.first_name), l = S(e.last_name), p = S(e.phone),
+         m = S(e.email), d = S(e.date_of_birth), g = S(e.guarantor_id);
+    return fb::CreatePatientUpserted(b, a, f, l, p, m, d, g).Union();
+  }
+  Offset<void> operator()(const ChargePosted& e) {
+    auto c = S(e.charge_id), p = S(e.patient_id), d = S(e.description), s = S(e.service_date);
+    return fb::CreateChargePosted(b, c, p, e.amount_cents, d, s).Union();
+  }
+  Offset<void> operator()(const PortalInviteIssued& e) {
+    auto p = S(e.patient_id), i = S(e.invite_id);
+    return fb::CreatePortalInviteIssued(b, p, i, e.expires_at_us).Union();
+  }
+  Offset<void> operator()(const PortalEnrolled& e) {
+    auto p = S(e.patient_id), u = S(e.username), i = S(e.invite_id);
+    return fb::CreatePortalEnrolled(b, p, u, i).Union();
+  }
+  Offset<void> operator()(const IdentityVerified& e) {
+    auto u = S(e.username), p = S(e.patient_id), m = S(e.method);
+    return fb::CreateIdentityVerified(b, u, p, m).Union();
+  }
+  Offset<void> operator()(const IdentityFailed& e) {
+    auto u = S(e.username), m = S(e.method), r = S(e.reason);
+    return fb::CreateIdentityFailed(b, u, m, r).Union();
+  }
+  Offset<void> operator()(const PasswordVerified& e) {
+    auto u = S(e.username), p = S(e.patient_id);
+    return fb::CreatePasswordVerified(b, u, p).Union();
+  }
+  Offset<void> operator()(const PasswordFailed& e) {
+    auto u = S(e.username), r = S(e.reason);
+    return fb::CreatePasswordFailed(b, u, r).Union();
+  }
+  Offset<void> operator()(const SecondFactorVerified& e) {
+    auto u = S(e.username), p = S(e.patient_id);
+    return fb::CreateSecondFactorVerified(b, u, p, e.totp_step).Union();
+  }
+  Offset<void> operator()(const SecondFactorFailed& e) {
+    auto u = S(e.username), r = S(e.reason);
+    return fb::CreateSecondFactorFailed(b, u, r).Union();
+  }
+  Offset<void> operator()(const LockedOut& e) {
+    auto u = S(e.username), s = S(e.stage);
+    return fb::CreateLockedOut(b, u, s, e.until_us).Union();
+  }
+  Offset<void> operator()(const SessionStarted& e) {
+    auto s = S(e.session_id), p = S(e.patient_id);
+    return fb::CreateSessionStarted(b, s, p, e.expires_at_us).Union();
+  }
+  Offset<void> operator()(const SessionEnded& e) {
+    auto s = S(e.session_id), r = S(e.reason);
+    return fb::CreateSessionEnded(b, s, r).Union();
+  }
+  Offset<void> operator()(const PaymentSubmitted& e) {
+    auto id = S(e.payment_id), p = S(e.patient_id), g = S(e.guarantor_id), c = S(e.card_id),
+         br = S(e.card_brand), l4 = S(e.card_last4);
+    return fb::CreatePaymentSubmitted(b, id, p, g, e.amount_cents, c, br, l4, e.save_card)
+        .Union();
+  }
+  Offset<void> operator()(const PaymentSucceeded& e) {
+    auto id = S(e.payment_id), r = S(e.processor_ref);
+    return fb::CreatePaymentSucceeded(b, id, r).Union();
+  }
+  Offset<void> operator()(const PaymentDeclined& e) {
+    auto id = S(e.payment_id), r = S(e.decline_reason);
+    return fb::CreatePaymentDeclined(b, id, r).Union();
+  }
+  Offset<void> operator()(const CardSaved& e) {
+    auto c = S(e.card_id), p = S(e.patient_id), t = S(e.processor_token), br = S(e.brand),
+         l4 = S(e.last4);
+    return fb::CreateCardSaved(b, c, p, t, br, l4, e.exp_month, e.exp_year).Union();
+  }
+  Offset<void> operator()(const CardRemoved& e) {
+    auto c = S(e.card_id), p = S(e.patient_id);
+    return fb::CreateCardRemoved(b, c, p).Union();
+  }
+  Offset<void> operator()(const PaymentPosted& e) {
+    std::vector<Offset<fb::Allocation>> allocs;
+    allocs.reserve(e.allocations.size());
+    for (const auto& a : e.allocations) {
+      auto c = S(a.charge_id), p = S(a.patient_id);
+      allocs.push_back(fb::CreateAllocation(b, c, p, a.amount_cents));
+    }
+    auto id = S(e.payment_id), by = S(e.posted_by);
+    auto v = b.CreateVector(allocs);
+    return fb::CreatePaymentPosted(b, id, v, e.unapplied_cents, by).Union();
+  }
+  Offset<void> operator()(const InboxNotificationRead& e) {
+    auto n = S(e.notification_id), r = S(e.read_by);
+    return fb::CreateInboxNotificationRead(b, n, r).Union();
+  }
+};
+
+// Decoding: from the verified union member to the C++ payload.
+Payload DecodePayload(const fb::Body* body) {
+  switch (body->payload_type()) {
+    case fb::Payload::PracticeRegistered: {
+      auto* e = body->payload_as_PracticeRegistered();
+      return PracticeRegistered{Str(e->name()), Str(e->currency())};
+    }
+    case fb::Payload::SettingsChanged: {
+      auto* e = body->payload_as_SettingsChanged();
+      return SettingsChanged{e->portal_payments_enabled(), e->auto_post_to_ledger()};
+    }
+    case fb::Payload::StaffTokenIssued: {
+      auto* e = body->payload_as_StaffTokenIssued();
+      StaffTokenIssued out{Str(e->token_id()), Str(e->role()), Str(e->label()), {}};
+      CopyBytes(e->token_sha256(), &out.token_sha256);
+      return out;
+    }
+    case fb::Payload::StaffTokenRevoked:
+      return StaffTokenRevoked{Str(body->payload_as_StaffTokenRevoked()->token_id())};
+    case fb::Payload::PatientUpserted: {
+      auto* e = body->payload_as_PatientUpserted();
+      return PatientUpserted{Str(e->patient_id()), Str(e->first_name()), Str(e->last_name()),
+                             Str(e->phone()),      Str(e->email()),      Str(e->date_of_birth()),
+                             Str(e->guarantor_id())};
+    }
+    case fb::Payload::ChargePosted: {
+      auto* e = body->payload_as_ChargePosted();
+      return ChargePosted{Str(e->charge_id()), Str(e->patient_id()), e->amount_cents(),
+                          Str(e->description()), Str(e->service_date())};
+    }
+    case fb::Payload::PortalInviteIssued: {
+      auto* e = body->payload_as_PortalInviteIssued();
+      return PortalInviteIssued{Str(e->patient_id()), Str(e->invite_id()), e->expires_at_us()};
+    }
+    case fb::Payload::PortalEnrolled: {
+      auto* e = body->payload_as_PortalEnrolled();
+      return PortalEnrolled{Str(e->patient_id()), Str(e->username()), Str(e->invite_id())};
+    }
+    case fb::Payload::IdentityVerified: {
+      auto* e = body->payload_as_IdentityVerified();
+      return IdentityVerified{Str(e->username()), Str(e->patient_id()), Str(e->method())};
+    }
+    case fb::Payload::IdentityFailed: {
+      auto* e = body->payload_as_IdentityFailed();
+      return IdentityFailed{Str(e->username()), Str(e->method()), Str(e->reason())};
+    }
+    case fb::Payload::PasswordVerified: {
+      auto* e = body->payload_as_PasswordVerified();
+      return PasswordVerified{Str(e->username()), Str(e->patient_id())};
+    }
+    case fb::Payload::PasswordFailed: {
+      auto* e = body->payload_as_PasswordFailed();
+      return PasswordFailed{Str(e->username()), Str(e->reason())};
+    }
+    case fb::Payload::SecondFactorVerified: {
+      auto* e = body->payload_as_SecondFactorVerified();
+      return SecondFactorVerified{Str(e->username()), Str(e->patient_id()), e->totp_step()};
+    }
+    case fb::Payload::SecondFactorFailed: {
+      auto* e = body->payload_as_SecondFactorFailed();
+      return SecondFactorFailed{Str(e->username()), Str(e->reason())};
+    }
+    case fb::Payload::LockedOut: {
+      auto* e = body->payload_as_LockedOut();
+      return LockedOut{Str(e->username()), Str(e->stage()), e->until_us()};
+    }
+    case fb::Payload::SessionStarted: {
+      auto* e = body->payload_as_SessionStarted();
+      return SessionStarted{Str(e->session_id()), Str(e->patient_id()), e->expires_at_us()};
+    }
+    case fb::Payload::SessionEnded: {
+      auto* e = body->payload_as_SessionEnded();
+      return SessionEnded{Str(e->session_id()), Str(e->reason())};
+    }
+    case fb::Payload::PaymentSubmitted: {
+      auto* e = body->payload_as_PaymentSubmitted();
+      return PaymentSubmitted{Str(e->payment_id()), Str(e->patient_id()),
+                              Str(e->guarantor_id()), e->amount_cents(),
+                              Str(e->card_id()),    Str(e->card_brand()),
+                              Str(e->card_last4()), e->save_card()};
+    }
+    case fb::Payload::PaymentSucceeded: {
+      auto* e = body->payload_as_PaymentSucceeded();
+      return PaymentSucceeded{Str(e->payment_id()), Str(e->processor_ref())};
+    }
+    case fb::Payload::PaymentDeclined: {
+      auto* e = body->payload_as_PaymentDeclined();
+      return PaymentDeclined{Str(e->payment_id()), Str(e->decline_reason())};
+    }
+    case fb::Payload::CardSaved: {
+      auto* e = body->payload_as_CardSaved();
+      return CardSaved{Str(e->card_id()), Str(e->patient_id()), Str(e->processor_token()),
+                       Str(e->brand()),   Str(e->last4()),      e->exp_month(),
+                       e->exp_year()};
+    }
+    case fb::Payload::CardRemoved: {
+      auto* e = body->payload_as_CardRemoved();
+      return CardRemoved{Str(e->card_id()), Str(e->patient_id())};
+    }
+    case fb::Payload::PaymentPosted: {
+      auto* e = body->payload_as_PaymentPosted();
+      PaymentPosted out{Str(e->payment_id()), {}, e->unapplied_cents(), Str(e->posted_by())};
+      if (e->allocations() != nullptr) {
+        for (const auto* a : *e->allocations()) {
+          out.allocations.push_back({Str(a->charge_id()), Str(a->patient_id()), a->amount_cents()});
+        }
+      }
+      return out;
+    }
+    case fb::Payload::InboxNotificationRead: {
+      auto* e = body->payload_as_InboxNotificationRead();
+      return InboxNotificationRead{Str(e->notification_id()), Str(e->read_by())};
+    }
+    case fb::Payload::NONE:
+      break;
+  }
+  return PracticeRegistered{};  // unreachable: DecodeRecord rejects NONE and unknown types
+}
+
+}  // namespace
+
+std::string_view TypeName(const Payload& p) { return kTypeNames[p.index()]; }
+std::string_view TypeNameAt(size_t index) { return kTypeNames[index]; }
+
+EventId DeriveEventId(std::string_view practice_id, std::string_view command_key,
+                      uint32_t index) {
+  std::string material;
+  material.reserve(practice_id.size() + command_key.size() + 8);
+  material.append(practice_id);
+  material.push_back('\0');
+  material.append(command_key);
+  material.push_back('\0');
+  material.append(std::to_string(index));
+  Hash256 h = Sha256(material);
+  EventId id{};
+  std::memcpy(id.data(), h.data(), id.size());
+  return id;
+}
+
+std::string Seal(Event* event, const Hash256& prev_hash) {
+  FlatBufferBuilder body_builder(256);
+  {
+    auto& b = body_builder;
+    auto id = b.CreateVector(event->event_id.data(), event->event_id.size());
+    auto practice = b.CreateString(event->practice_id);
+    auto key = b.CreateString(event->command_key);
+    auto req = b.CreateVector(event->request_sha256.data(), event->request_sha256.size());
+    auto actor = b.CreateString(event->actor);
+    Offset<void> payload = std::visit(Encoder{b}, event->payload);
+    auto type = static_cast<fb::Payload>(event->payload.index() + 1);
+    b.Finish(fb::CreateBody(b, id, practice, event->occurred_at_us, event->schema_version, key,
+                            req, actor, type, payload));
+  }
+  std::string_view body(reinterpret_cast<const char*>(body_builder.GetBufferPointer()),
+                        body_builder.GetSize());
+  event->prev_hash = prev_hash;
+  event->hash = Sha256(std::string_view(reinterpret_cast<const char*>(prev_hash.data()), 32),
+                       body);
+
+  FlatBufferBuilder rb(body.size() + 128);
+  auto body_vec = rb.CreateVector(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+  auto prev = rb.CreateVector(prev_hash.data(), prev_hash.size());
+  auto hash = rb.CreateVector(event->hash.data(), event->hash.size());
+  rb.Finish(fb::CreateRecord(rb, body_vec, prev, hash));
+  return std::string(reinterpret_cast<const char*>(rb.GetBufferPointer()), rb.GetSize());
+}
+
+Result<Event> DecodeRecord(std::string_view record) {
+  flatbuffers::Verifier rv(reinterpret_cast<const uint8_t*>(record.data()), record.size());
+  if (!fb::VerifyRecordBuffer(rv)) return Status::Corruption("record fails verification");
+  const fb::Record* r = fb::GetRecord(record.data());
+  const auto* body = r->body();
+  if (body == nullptr) return Status::Corruption("record has no body");
+  flatbuffers::Verifier bv(body->data(), body->size());
+  if (!bv.VerifyBuffer<fb::Body>(nullptr)) return Status::Corruption("event body fails verification");
+  Event e;
+  if (!CopyBytes(r->prev_hash(), &e.prev_hash) || !CopyBytes(r->hash(), &e.hash)) {
+    return Status::Corruption("record hashes are not 32 bytes");
+  }
+  Hash256 expect = Sha256(std::string_view(reinterpret_cast<const char*>(e.prev_hash.data()), 32),
+                          std::string_view(reinterpret_cast<const char*>(body->data()),
+                                           body->size()));
+  if (expect != e.hash) return Status::Corruption("event hash does not match its bytes");
+  const fb::Body* b = flatbuffers::GetRoot<fb::Body>(body->data());
+  if (b->payload_type() == fb::Payload::NONE ||
+      static_cast<size_t>(b->payload_type()) > kPayloadTypes || b->payload() == nullptr) {
+    return Status::Corruption("event has an unknown payload type");
+  }
+  if (!CopyBytes(b->event_id(), &e.event_id)) return Status::Corruption("event id is not 16 bytes");
+  if (b->request_sha256() != nullptr && !CopyBytes(b->request_sha256(), &e.request_sha256)) {
+    return Status::Corruption("request fingerprint is not 32 bytes");
+  }
+  e.practice_id = Str(b->practice_id());
+  e.occurred_at_us = b->occurred_at_us();
+  e.schema_version = b->schema_version();
+  e.command_key = Str(b->command_key());
+  e.actor = Str(b->actor());
+  e.payload = DecodePayload(b);
+  return e;
+}
+
+Status ChainVerifier::Check(uint64_t offset, const Event& event) {
+  auto [it, inserted] = heads_.try_emplace(event.practice_id, Hash256{});
+  if (event.prev_hash != it->second) {
+    return Status::Corruption("offset " + std::to_string(offset) + ": prev_hash of practice " +
+                              event.practice_id +
+                              " does not match the previous event's hash (missing, reordered "
+                              "or edited event)");
+  }
+  it->second = event.hash;
+  ++checked_;
+  return Status::OK();
+}
+
+const Hash256& ChainVerifier::Head(const std::string& practice_id) const {
+  static const Hash256 kZero{};
+  auto it = heads_.find(practice_id);
+  return it == heads_.end() ? kZero : it->second;
+}
+
+}  // namespace remit

@@ -1,0 +1,50 @@
+// The projections: pure folds from events to view updates.
+//
+// Each projection owns the keys under its prefix ("<name>/") and is applied to every event in
+// log order. It must be deterministic: rebuilding it from offset 0 gives the same bytes as the
+// live view. The runner (adapters/projection_runner) stores each projection's checkpoint in the
+// same write as its data.
+//
+// Keys (ids are [A-Za-z0-9_-], so '/' separates safely):
+//   practices/p/<practice>                  JSON practice and settings
+//   practices/t/<sha256 hex of token>       JSON {practice_id, token_id, role, label, revoked}
+//   practices/i/<practice>/<token_id>       sha256 hex of that token
+//   accounts/p/<practice>/<patient>         JSON patient
+//   accounts/d/<practice>/<guarantor>/<dependent>  ""
+//   accounts/b/<practice>/<patient>         balance, cents (EncodeCents)
+//   accounts/c/<practice>/<charge>          JSON charge
+//   accounts/v/<practice>/<invite>          JSON invite
+//   log/<practice>/<offset>                 event type name (a practice's events, in order)
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "events/event.h"
+#include "projections/view.h"
+
+namespace remit::projections {
+
+class Projection {
+ public:
+  virtual ~Projection() = default;
+  virtual std::string_view name() const = 0;
+  virtual void Apply(ViewTxn& txn, uint64_t offset, const Event& event) = 0;
+};
+
+// Every projection of remit, in a fixed order.
+std::vector<std::unique_ptr<Projection>> AllProjections();
+
+// Key builders shared with readers (adapters/queries).
+std::string PracticeKey(std::string_view practice);
+std::string TokenKey(std::string_view token_sha_hex);
+std::string TokenIdKey(std::string_view practice, std::string_view token_id);
+std::string PatientKey(std::string_view practice, std::string_view patient);
+std::string DependentPrefix(std::string_view practice, std::string_view guarantor);
+std::string BalanceKey(std::string_view practice, std::string_view patient);
+std::string ChargeKey(std::string_view practice, std::string_view charge);
+std::string LogIndexPrefix(std::string_view practice);
+
+}  // namespace remit::projections

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything remit needs to build, run and test on Debian 12, as root.
+# Idempotent: packages already present are left as they are.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  librdkafka-dev librocksdb-dev libflatbuffers-dev flatbuffers-compiler
+  libfmt-dev libspdlog-dev libboost-test-dev libboost-dev
+  libsodium-dev liboath-dev libqrencode-dev libpng-dev
+  nlohmann-json3-dev libssl-dev zlib1g-dev
+  curl python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,188 @@
+// `remit bench <workload>`: the benchmarks of docs/benchmarks.md.
+//
+//   log     synced appends of ~200-byte sealed events from 1, 4 and 64 concurrent appenders
+//   replay  rebuild every projection from a log of N events (default 1,000,000)
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "adapters/projection_runner.h"
+#include "adapters/rocks_event_log.h"
+#include "adapters/view_store.h"
+#include "events/event.h"
+#include "tools/cli.h"
+
+namespace remit::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string TempDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("remit-bench-" + name + "-" + RandomHex(4));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+// A sealed charge event of about 200 bytes.
+std::string SampleRecord(uint64_t i, const std::string& practice, Hash256* prev) {
+  Event e;
+  e.practice_id = practice;
+  e.command_key = "bench:" + std::to_string(i);
+  e.event_id = DeriveEventId(practice, e.command_key, 0);
+  e.occurred_at_us = 1780000000000000 + static_cast<int64_t>(i);
+  e.actor = "bench";
+  e.payload = ChargePosted{"C" + std::to_string(i), "P" + std::to_string(i % 1000), 1000 + int64_t(i % 5000),
+                           "Exam", "2026-11-01"};
+  std::string r = Seal(&e, *prev);
+  *prev = e.hash;
+  return r;
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t k = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k];
+}
+
+int BenchLog(const Args& args) {
+  uint64_t events = std::stoull(args.Get("events").value_or("200000"));
+  size_t window = std::stoul(args.Get("window").value_or("64"));  // in flight per appender
+  Hash256 prev{};
+  std::string record = SampleRecord(1, "bench-practice", &prev);
+  std::printf("bench log: %llu events of %zu bytes per run, synced, group commit; up to %zu "
+              "appends in flight per appender\n",
+              static_cast<unsigned long long>(events), record.size(), window);
+  std::printf("%10s %14s %14s %14s\n", "appenders", "events/s", "p50 append ms", "p99 append ms");
+  for (int appenders : {1, 4, 64}) {
+    std::string dir = TempDir("log");
+    {
+      auto log = RocksEventLog::Open(dir);
+      if (!log.ok()) {
+        std::fprintf(stderr, "%s\n", log.status().ToString().c_str());
+        return 1;
+      }
+      uint64_t per = events / static_cast<uint64_t>(appenders);
+      std::mutex lat_mu;
+      std::vector<double> latencies;
+      auto start = Clock::now();
+      std::vector<std::thread> threads;
+      for (int a = 0; a < appenders; ++a) {
+        threads.emplace_back([&, a] {
+          std::vector<double> mine;
+          mine.reserve(per);
+          std::mutex mu;
+          std::condition_variable cv;
+          size_t in_flight = 0;
+          for (uint64_t i = 0; i < per; ++i) {
+            {
+              std::unique_lock<std::mutex> l(mu);
+              cv.wait(l, [&] { return in_flight < window; });
+              ++in_flight;
+            }
+            auto t0 = Clock::now();
+            (*log)->AppendAsync({record}, [&, t0](Result<uint64_t> r) {
+              if (!r.ok()) std::abort();
+              double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+              std::lock_guard<std::mutex> l(mu);
+              mine.push_back(ms);
+              --in_flight;
+              cv.notify_one();
+            });
+          }
+          std::unique_lock<std::mutex> l(mu);
+          cv.wait(l, [&] { return in_flight == 0; });
+          std::lock_guard<std::mutex> g(lat_mu);
+          latencies.insert(latencies.end(), mine.begin(), mine.end());
+        });
+        (void)a;
+      }
+      for (auto& t : threads) t.join();
+      double secs = std::chrono::duration<double>(Clock::now() - start).count();
+      double rate = static_cast<double>(per * static_cast<uint64_t>(appenders)) / secs;
+      std::printf("%10d %14.0f %14.3f %14.3f\n", appenders, rate, Percentile(latencies, 0.5),
+                  Percentile(latencies, 0.99));
+    }
+    std::filesystem::remove_all(dir);
+  }
+  return 0;
+}
+
+int BenchReplay(const Args& args) {
+  uint64_t events = std::stoull(args.Get("events").value_or("1000000"));
+  uint64_t practices = 100;
+  std::string dir = TempDir("replay");
+  {
+    auto log = RocksEventLog::Open(dir + "/log");
+    if (!log.ok()) return 1;
+    // A realistic mix: each practice registers, gets 1000 patients, then charges.
+    std::vector<Hash256> heads(practices);
+    std::vector<std::string> batch;
+    auto flush = [&] {
+      if (batch.empty()) return;
+      auto r = (*log)->Append(std::move(batch));
+      if (!r.ok()) std::abort();
+      batch.clear();
+    };
+    uint64_t n = 0;
+    auto add = [&](uint64_t p, Payload payload) {
+      Event e;
+      e.practice_id = "practice-" + std::to_string(p);
+      e.command_key = "bench:" + std::to_string(n);
+      e.event_id = DeriveEventId(e.practice_id, e.command_key, 0);
+      e.occurred_at_us = 1780000000000000 + static_cast<int64_t>(n);
+      e.actor = "bench";
+      e.payload = std::move(payload);
+      batch.push_back(Seal(&e, heads[p]));
+      heads[p] = e.hash;
+      ++n;
+      if (batch.size() >= 8192) flush();
+    };
+    for (uint64_t p = 0; p < practices && n < events; ++p) add(p, PracticeRegistered{"Practice", "USD"});
+    for (uint64_t i = 0; i < practices * 1000 && n < events; ++i) {
+      add(i % practices, PatientUpserted{"P" + std::to_string(i / practices), "Pat", "Ient", "", "", "", ""});
+    }
+    while (n < events) {
+      add(n % practices, ChargePosted{"C" + std::to_string(n), "P" + std::to_string((n / practices) % 1000),
+                                      1000 + int64_t(n % 5000), "Exam", "2026-11-01"});
+    }
+    flush();
+    std::printf("bench replay: built a log of %llu events over %llu practices\n",
+                static_cast<unsigned long long>(n), static_cast<unsigned long long>(practices));
+    auto views = ViewStore::Open(dir + "/views", /*bulk_load=*/true);
+    if (!views.ok()) return 1;
+    ProjectionRunner runner(log->get(), views->get());
+    auto start = Clock::now();
+    Status s = runner.CatchUp((*log)->EndOffset());
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+    std::printf("replayed %llu events into every projection in %.2f s: %.0f events/s\n",
+                static_cast<unsigned long long>(n), secs, static_cast<double>(n) / secs);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+
+int Bench(const Args& args) {
+  if (args.words.empty()) {
+    std::fprintf(stderr, "remit bench log|replay [--events N]\n");
+    return 2;
+  }
+  if (args.words[0] == "log") return BenchLog(args);
+  if (args.words[0] == "replay") return BenchReplay(args);
+  std::fprintf(stderr, "remit bench: unknown workload %s\n", args.words[0].c_str());
+  return 2;
+}
+
+}  // namespace remit::tools

@@ -1,0 +1,30 @@
+// The `remit` command line: argument parsing shared by the subcommands.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace remit::tools {
+
+// "--name value" pairs and bare "--flag"s after the subcommand words.
+struct Args {
+  std::vector<std::string> words;
+  std::map<std::string, std::string> flags;
+  std::optional<std::string> Get(const std::string& name) const {
+    auto it = flags.find(name);
+    if (it == flags.end()) return std::nullopt;
+    return it->second;
+  }
+  bool Has(const std::string& name) const { return flags.contains(name); }
+};
+
+// Flags in `bare` take no value.
+Args ParseArgs(int argc, char** argv, int from, const std::vector<std::string>& bare);
+
+int Serve(const Args& args);
+int TokenCreate(const Args& args);
+int Bench(const Args& args);
+
+}  // namespace remit::tools

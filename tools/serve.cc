@@ -1,0 +1,178 @@
+// `remit serve` and `remit token create`.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "adapters/api.h"
+#include "adapters/app.h"
+#include "adapters/demo.h"
+#include "adapters/http_client.h"
+#include "adapters/http_server.h"
+#include "tools/cli.h"
+
+namespace remit::tools {
+namespace {
+
+bool SplitHostPort(const std::string& s, std::string* host, int* port) {
+  auto c = s.rfind(':');
+  if (c == std::string::npos) return false;
+  *host = s.substr(0, c);
+  try {
+    *port = std::stoi(s.substr(c + 1));
+  } catch (...) {
+    return false;
+  }
+  return *port >= 0 && *port < 65536 && !host->empty();
+}
+
+std::string ServerFile(const std::string& data) { return data + "/server.json"; }
+
+}  // namespace
+
+int Serve(const Args& args) {
+  auto data = args.Get("data");
+  std::string listen = args.Get("listen").value_or("127.0.0.1:8080");
+  std::string host;
+  int port = 0;
+  if (!data || data->empty() || !SplitHostPort(listen, &host, &port)) {
+    std::fprintf(stderr, "remit serve: --data DIR and --listen HOST:PORT are required\n");
+    return 2;
+  }
+  if (args.Has("kafka-brokers")) {
+    std::fprintf(stderr, "remit serve: --kafka-brokers is not available in this build yet\n");
+    return 2;
+  }
+  // Signals are taken by sigwait below; block them before any thread starts.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  AppOptions opts;
+  opts.data_dir = *data;
+  opts.operator_token_file = args.Get("operator-token-file").value_or("");
+  auto app_r = App::Open(opts);
+  if (!app_r.ok()) {
+    std::fprintf(stderr, "remit serve: %s\n", app_r.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<App> app = std::move(app_r.value());
+  Api api(app.get());
+  HttpServer server([&api](const HttpRequest& r) { return api.Handle(r); });
+  auto bound = server.Start(host, port);
+  if (!bound.ok()) {
+    std::fprintf(stderr, "remit serve: %s\n", bound.status().ToString().c_str());
+    return 1;
+  }
+  std::string base = "http://" + host + ":" + std::to_string(*bound);
+  std::string public_url = args.Get("public-url").value_or(base);
+  while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
+  app->SetPublicUrl(public_url);
+
+  nlohmann::json info = {{"listen", host + ":" + std::to_string(*bound)}, {"pid", ::getpid()}};
+  WriteFileMode(ServerFile(*data), info.dump() + "\n", 0600).IgnoreError();
+
+  std::printf("remit is serving on %s\n", base.c_str());
+  std::printf("  health:   %s/healthz\n  metrics:  %s/metrics\n", base.c_str(), base.c_str());
+  if (app->created_operator_token()) {
+    std::printf("  operator token (also in %s):\n    %s\n", app->options().operator_token_file.c_str(),
+                app->operator_token().c_str());
+  }
+  if (args.Has("demo")) {
+    if (app->log().EndOffset() == 0) {
+      auto demo = LoadDemo(app.get());
+      if (!demo.ok()) {
+        std::fprintf(stderr, "remit serve: demo: %s\n", demo.status().ToString().c_str());
+        return 1;
+      }
+      std::printf("demo practice '%s' loaded\n", demo->practice_id.c_str());
+      std::printf("  staff dashboard:  %s/staff\n", public_url.c_str());
+      std::printf("  staff admin token: %s\n", demo->admin_token.c_str());
+      std::printf("  patient portal:   %s/portal/%s\n", public_url.c_str(), demo->practice_id.c_str());
+      std::printf("  patient enrolment (Jane Doe, guarantor of Sam and Lily): %s\n",
+                  demo->invite_url.c_str());
+      std::printf("  try: curl -H 'Authorization: Bearer %s' %s/api/v1/practices/%s/accounts/%s/balance\n",
+                  demo->admin_token.c_str(), base.c_str(), demo->practice_id.c_str(),
+                  demo->guarantor_id.c_str());
+    } else {
+      std::printf("demo: the data directory is not empty; the demo loads only into an empty one\n");
+    }
+  }
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("signal {}: stopping", sig);
+  server.Stop();
+  ::unlink(ServerFile(*data).c_str());
+  app.reset();
+  std::printf("remit stopped\n");
+  return 0;
+}
+
+int TokenCreate(const Args& args) {
+  auto data = args.Get("data");
+  auto practice = args.Get("practice");
+  auto role = args.Get("role");
+  std::string label = args.Get("label").value_or("cli");
+  if (!data || !practice || !role || RoleRank(*role) == 0) {
+    std::fprintf(stderr,
+                 "remit token create: --data DIR --practice ID --role admin|staff|auditor\n");
+    return 2;
+  }
+  // A running server holds the data directory: ask it. Otherwise open the directory directly.
+  auto server = ReadFile(ServerFile(*data));
+  if (server.ok()) {
+    auto info = nlohmann::json::parse(server.value(), nullptr, false);
+    std::string host;
+    int port = 0;
+    auto op = ReadFile(args.Get("operator-token-file").value_or(*data + "/operator-token"));
+    if (!info.is_discarded() && op.ok() && SplitHostPort(info.value("listen", ""), &host, &port) &&
+        ::kill(info.value("pid", 0), 0) == 0) {
+      std::string token = op.value();
+      while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+      nlohmann::json body = {{"role", *role}, {"label", label}};
+      auto r = HttpCall(host == "0.0.0.0" ? "127.0.0.1" : host, port, "POST",
+                        "/api/v1/practices/" + *practice + "/tokens", body.dump(),
+                        {{"Authorization", "Bearer " + token}});
+      if (!r.ok()) {
+        std::fprintf(stderr, "remit token create: %s\n", r.status().ToString().c_str());
+        return 1;
+      }
+      if (r->status != 201) {
+        std::fprintf(stderr, "remit token create: server answered %d: %s\n", r->status,
+                     r->body.c_str());
+        return 1;
+      }
+      auto j = nlohmann::json::parse(r->body);
+      std::printf("token_id %s role %s\n%s\n", j.value("token_id", "").c_str(), role->c_str(),
+                  j.value("token", "").c_str());
+      return 0;
+    }
+  }
+  AppOptions opts;
+  opts.data_dir = *data;
+  opts.operator_token_file = args.Get("operator-token-file").value_or("");
+  auto app = App::Open(opts);
+  if (!app.ok()) {
+    std::fprintf(stderr, "remit token create: %s\n", app.status().ToString().c_str());
+    return 1;
+  }
+  if (!(*app)->PracticeExists(*practice)) {
+    std::fprintf(stderr, "remit token create: no practice %s\n", practice->c_str());
+    return 1;
+  }
+  auto t = (*app)->CreateToken(*practice, *role, label, "operator");
+  if (!t.ok()) {
+    std::fprintf(stderr, "remit token create: %s\n", t.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("token_id %s role %s\n%s\n", t->first.c_str(), role->c_str(), t->second.c_str());
+  return 0;
+}
+
+}  // namespace remit::tools
