@@ -43,7 +43,7 @@ Status ProjectionRunner::ApplyBatch(const std::vector<LogEntry>& entries,
       projections_[i]->Apply(txn, entry.offset, *ev);
       checkpoints_[i] = entry.offset + 1;
     }
-    end = entry.offset + 1;
+    end = std::max(end, entry.offset + 1);
   }
   for (size_t i = 0; i < projections_.size(); ++i) {
     txn.Put(CheckpointKey(projections_[i]->name()), projections::EncodeOffset(checkpoints_[i]));

@@ -42,10 +42,12 @@ class ProjectionRunner {
 
   static std::string CheckpointKey(std::string_view projection);
 
- private:
-  // Applies one batch; returns false when `keep` cut it.
+  // Applies `entries` (consecutive offsets) as one write. Offsets a projection has already
+  // applied are skipped, so a redelivered batch changes nothing. Sets *cut when `keep` cut it.
   Status ApplyBatch(const std::vector<LogEntry>& entries,
                     const std::function<bool(const Event&)>& keep, bool* cut);
+
+ private:
   void Loop();
 
   EventLog* log_;

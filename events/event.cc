@@ -21,6 +21,11 @@ constexpr std::string_view kTypeNames[] = {
 static_assert(std::size(kTypeNames) == kPayloadTypes);
 static_assert(static_cast<size_t>(fb::Payload::MAX) == kPayloadTypes);
 
+// Magic and version, 8 bytes, so that the body that follows the two hashes starts 8-aligned
+// within the record (FlatBuffers reads 8-byte fields in place).
+constexpr const char kRecordMagic[8] = {'R', 'M', 'E', 'V', 'T', '0', '1', '\0'};
+constexpr size_t kRecordHeaderBytes = 8 + 32 + 32;
+
 std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
 template <size_t N>
@@ -282,50 +287,50 @@ EventId DeriveEventId(std::string_view practice_id, std::string_view command_key
 }
 
 std::string Seal(Event* event, const Hash256& prev_hash) {
-  FlatBufferBuilder body_builder(256);
-  {
-    auto& b = body_builder;
-    auto id = b.CreateVector(event->event_id.data(), event->event_id.size());
-    auto practice = b.CreateString(event->practice_id);
-    auto key = b.CreateString(event->command_key);
-    auto req = b.CreateVector(event->request_sha256.data(), event->request_sha256.size());
-    auto actor = b.CreateString(event->actor);
-    Offset<void> payload = std::visit(Encoder{b}, event->payload);
-    auto type = static_cast<fb::Payload>(event->payload.index() + 1);
-    b.Finish(fb::CreateBody(b, id, practice, event->occurred_at_us, event->schema_version, key,
-                            req, actor, type, payload));
-  }
-  std::string_view body(reinterpret_cast<const char*>(body_builder.GetBufferPointer()),
-                        body_builder.GetSize());
+  FlatBufferBuilder b(256);
+  auto id = b.CreateVector(event->event_id.data(), event->event_id.size());
+  auto practice = b.CreateString(event->practice_id);
+  auto key = b.CreateString(event->command_key);
+  auto req = b.CreateVector(event->request_sha256.data(), event->request_sha256.size());
+  auto actor = b.CreateString(event->actor);
+  Offset<void> payload = std::visit(Encoder{b}, event->payload);
+  auto type = static_cast<fb::Payload>(event->payload.index() + 1);
+  b.Finish(fb::CreateBody(b, id, practice, event->occurred_at_us, event->schema_version, key, req,
+                          actor, type, payload));
+  std::string_view body(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
   event->prev_hash = prev_hash;
   event->hash = Sha256(std::string_view(reinterpret_cast<const char*>(prev_hash.data()), 32),
                        body);
-
-  FlatBufferBuilder rb(body.size() + 128);
-  auto body_vec = rb.CreateVector(reinterpret_cast<const uint8_t*>(body.data()), body.size());
-  auto prev = rb.CreateVector(prev_hash.data(), prev_hash.size());
-  auto hash = rb.CreateVector(event->hash.data(), event->hash.size());
-  rb.Finish(fb::CreateRecord(rb, body_vec, prev, hash));
-  return std::string(reinterpret_cast<const char*>(rb.GetBufferPointer()), rb.GetSize());
+  std::string record;
+  record.reserve(kRecordHeaderBytes + body.size());
+  record.append(kRecordMagic, 8);
+  record.append(reinterpret_cast<const char*>(prev_hash.data()), 32);
+  record.append(reinterpret_cast<const char*>(event->hash.data()), 32);
+  record.append(body);
+  return record;
 }
 
 Result<Event> DecodeRecord(std::string_view record) {
-  flatbuffers::Verifier rv(reinterpret_cast<const uint8_t*>(record.data()), record.size());
-  if (!fb::VerifyRecordBuffer(rv)) return Status::Corruption("record fails verification");
-  const fb::Record* r = fb::GetRecord(record.data());
-  const auto* body = r->body();
-  if (body == nullptr) return Status::Corruption("record has no body");
-  flatbuffers::Verifier bv(body->data(), body->size());
-  if (!bv.VerifyBuffer<fb::Body>(nullptr)) return Status::Corruption("event body fails verification");
-  Event e;
-  if (!CopyBytes(r->prev_hash(), &e.prev_hash) || !CopyBytes(r->hash(), &e.hash)) {
-    return Status::Corruption("record hashes are not 32 bytes");
+  if (record.size() < kRecordHeaderBytes || record.substr(0, 8) != std::string_view(kRecordMagic, 8)) {
+    return Status::Corruption("not an event record (bad magic or too short)");
   }
-  Hash256 expect = Sha256(std::string_view(reinterpret_cast<const char*>(e.prev_hash.data()), 32),
-                          std::string_view(reinterpret_cast<const char*>(body->data()),
-                                           body->size()));
-  if (expect != e.hash) return Status::Corruption("event hash does not match its bytes");
-  const fb::Body* b = flatbuffers::GetRoot<fb::Body>(body->data());
+  Event e;
+  std::memcpy(e.prev_hash.data(), record.data() + 8, 32);
+  std::memcpy(e.hash.data(), record.data() + 40, 32);
+  std::string_view body = record.substr(kRecordHeaderBytes);
+  if (Sha256(record.substr(8, 32), body) != e.hash) {
+    return Status::Corruption("event hash does not match its bytes");
+  }
+  // Bytes handed over by storage need not be aligned; FlatBuffers needs them 8-aligned.
+  thread_local std::vector<uint64_t> aligned;
+  if (reinterpret_cast<uintptr_t>(body.data()) % 8 != 0) {
+    aligned.resize(body.size() / 8 + 1);
+    std::memcpy(aligned.data(), body.data(), body.size());
+    body = std::string_view(reinterpret_cast<const char*>(aligned.data()), body.size());
+  }
+  flatbuffers::Verifier bv(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+  if (!bv.VerifyBuffer<fb::Body>(nullptr)) return Status::Corruption("event body fails verification");
+  const fb::Body* b = flatbuffers::GetRoot<fb::Body>(body.data());
   if (b->payload_type() == fb::Payload::NONE ||
       static_cast<size_t>(b->payload_type()) > kPayloadTypes || b->payload() == nullptr) {
     return Status::Corruption("event has an unknown payload type");

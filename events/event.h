@@ -1,7 +1,7 @@
 // Event: one immutable fact in a practice's stream, as the C++ layers above see it.
 //
-// The stored form is a FlatBuffers Record (events/schema/events.fbs): the Body bytes, the
-// previous hash of the practice's chain and hash = SHA-256(prev_hash || body). Only this
+// The stored form is a record (events/schema/events.fbs): magic, the previous hash of the
+// practice's chain, hash = SHA-256(prev_hash || body), and the FlatBuffers Body. Only this
 // folder includes the generated header. Every buffer read back is verified; a buffer that
 // fails is a Corruption status, never a crash.
 // Thread safety: values and pure functions.
@@ -97,11 +97,11 @@ struct Event {
 // The deterministic id of the `index`th event of the command with key `command_key`.
 EventId DeriveEventId(std::string_view practice_id, std::string_view command_key, uint32_t index);
 
-// Encodes the event's body, sets prev_hash and hash, and returns the Record bytes to store.
+// Encodes the event's body, sets prev_hash and hash, and returns the record bytes to store.
 std::string Seal(Event* event, const Hash256& prev_hash);
 
-// Verifies and decodes a Record: FlatBuffers verification of the record and its nested body,
-// and hash == SHA-256(prev_hash || body). Does not check the chain link (see ChainVerifier).
+// Verifies and decodes a record: hash == SHA-256(prev_hash || body), then FlatBuffers
+// verification of the body. Does not check the chain link (see ChainVerifier).
 Result<Event> DecodeRecord(std::string_view record);
 
 // Checks practice chains across a sequence of records, in log order.

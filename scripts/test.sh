@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what remit needs, builds it twice (release, and address+undefined sanitizers), and
+# runs every test under CTest in both builds. Ends with CTest's summary of the release run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+echo "== unit tests under address+undefined sanitizers"
+ctest --test-dir build-asan --output-on-failure --timeout 900
+bash scripts/build.sh release
+echo "== every test, release build"
+ctest --test-dir build --output-on-failure --timeout 900

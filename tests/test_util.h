@@ -1,0 +1,88 @@
+// Helpers shared by the tests: temporary directories and an in-process server.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "adapters/api.h"
+#include "adapters/app.h"
+#include "adapters/http_client.h"
+#include "adapters/http_server.h"
+
+namespace remit::testing {
+
+// A fresh directory under the system temp dir, removed at destruction.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = (std::filesystem::temp_directory_path() / ("remit-test-" + RandomHex(6))).string();
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// remit's App + Api + HttpServer on 127.0.0.1 and a free port, in this process.
+class TestServer {
+ public:
+  explicit TestServer(const std::string& data_dir) {
+    AppOptions o;
+    o.data_dir = data_dir;
+    auto app = App::Open(o);
+    if (!app.ok()) throw std::runtime_error(app.status().ToString());
+    app_ = std::move(app.value());
+    api_ = std::make_unique<Api>(app_.get());
+    server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) { return api_->Handle(r); });
+    auto port = server_->Start("127.0.0.1", 0);
+    if (!port.ok()) throw std::runtime_error(port.status().ToString());
+    port_ = *port;
+    app_->SetPublicUrl("http://127.0.0.1:" + std::to_string(port_));
+  }
+  ~TestServer() {
+    server_->Stop();
+    server_.reset();
+    api_.reset();
+    app_.reset();
+  }
+
+  struct Reply {
+    int status = 0;
+    nlohmann::json body;
+    std::map<std::string, std::string> headers;
+    std::string raw;
+  };
+
+  Reply Call(const std::string& method, const std::string& target, const std::string& token = {},
+             const std::string& body = {}, std::map<std::string, std::string> headers = {}) {
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    auto r = HttpCall("127.0.0.1", port_, method, target, body, headers);
+    if (!r.ok()) throw std::runtime_error(r.status().ToString());
+    Reply out{r->status, nlohmann::json::parse(r->body, nullptr, false), r->headers, r->body};
+    return out;
+  }
+  Reply Call(const std::string& method, const std::string& target, const std::string& token,
+             const nlohmann::json& body, std::map<std::string, std::string> headers = {}) {
+    return Call(method, target, token, body.dump(), std::move(headers));
+  }
+
+  App& app() { return *app_; }
+  int port() const { return port_; }
+  const std::string& operator_token() const { return app_->operator_token(); }
+
+ private:
+  std::unique_ptr<App> app_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<HttpServer> server_;
+  int port_ = 0;
+};
+
+}  // namespace remit::testing
