@@ -1,0 +1,170 @@
+// The `remit` binary as an operator runs it: serve with --demo, the operator token file,
+// token create against a running server and against a stopped one, SIGTERM.
+#define BOOST_TEST_MODULE cli
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "test_util.h"
+
+using namespace remit;
+using remit::testing::TempDir;
+using nlohmann::json;
+
+namespace {
+
+int FreePort() {
+  HttpServer probe([](const HttpRequest&) { return HttpResponse{}; });
+  auto p = probe.Start("127.0.0.1", 0);
+  return p.ok() ? *p : 0;
+}
+
+// Runs a command to completion; returns its exit code and standard output.
+int Run(const std::string& cmd, std::string* out) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct Server {
+  pid_t pid = -1;
+  std::string out_path;
+  Server(const std::string& data, int port, const std::string& extra) {
+    out_path = data + ".out";
+    pid = fork();
+    if (pid == 0) {
+      std::string cmd = std::string(REMIT_BINARY) + " serve --data " + data + " --listen 127.0.0.1:" +
+                        std::to_string(port) + " " + extra + " > " + out_path + " 2>&1";
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+      auto r = HttpCall("127.0.0.1", port, "GET", "/healthz");
+      if (r.ok() && r->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    BOOST_FAIL("remit serve did not come up");
+  }
+  int Stop() {
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string Output() {
+    std::ifstream in(out_path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  ~Server() {
+    if (pid > 0) Stop();
+  }
+};
+
+std::string LastLine(const std::string& s) {
+  auto t = s;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  auto nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
+  TempDir dir;
+  std::string data = dir.path() + "/data";
+  int port = FreePort();
+  std::string admin;
+  {
+    Server s(data, port, "--demo");
+    std::string out = s.Output();
+    BOOST_TEST(out.find("operator token") != std::string::npos);
+    BOOST_TEST(out.find("/portal/demo-dental") != std::string::npos);
+    BOOST_TEST(out.find("/staff") != std::string::npos);
+    auto at = out.find("staff admin token: ");
+    BOOST_REQUIRE(at != std::string::npos);
+    admin = out.substr(at + 19, out.find('\n', at) - at - 19);
+
+    struct stat st{};
+    BOOST_REQUIRE(stat((data + "/operator-token").c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 0777) == 0600u);
+
+    auto bal = HttpCall("127.0.0.1", port, "GET", "/api/v1/practices/demo-dental/accounts/P100/balance", "",
+                        {{"Authorization", "Bearer " + admin}});
+    BOOST_REQUIRE(bal.ok());
+    BOOST_TEST(bal->status == 200);
+    auto j = json::parse(bal->body);
+    BOOST_TEST(j["members"].size() == 3u);
+    BOOST_TEST(j["total_balance_cents"] == 46000);
+
+    // token create talks to the running server; its last line is the token.
+    std::string tout;
+    BOOST_TEST(Run(std::string(REMIT_BINARY) + " token create --data " + data +
+                       " --practice demo-dental --role auditor",
+                   &tout) == 0);
+    std::string token = LastLine(tout);
+    auto who = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + token}});
+    BOOST_REQUIRE(who.ok());
+    BOOST_TEST(json::parse(who->body)["role"] == "auditor");
+    BOOST_TEST(s.Stop() == 0);
+    BOOST_TEST(s.Output().find("remit stopped") != std::string::npos);
+  }
+  // With the server stopped, token create opens the data directory itself.
+  std::string tout;
+  BOOST_TEST(Run(std::string(REMIT_BINARY) + " token create --data " + data +
+                     " --practice demo-dental --role staff",
+                 &tout) == 0);
+  std::string offline = LastLine(tout);
+  std::string bad;
+  BOOST_TEST(Run(std::string(REMIT_BINARY) + " token create --data " + data +
+                     " --practice no-such-practice --role staff 2>/dev/null",
+                 &bad) != 0);
+  {
+    // A second start: the demo is not loaded again, the same operator token is kept, and both
+    // tokens still work.
+    Server s(data, port, "--demo");
+    BOOST_TEST(s.Output().find("operator token") == std::string::npos);
+    for (const auto& t : {admin, offline}) {
+      auto who = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + t}});
+      BOOST_REQUIRE(who.ok());
+      BOOST_TEST(who->status == 200);
+    }
+    auto bal = HttpCall("127.0.0.1", port, "GET", "/api/v1/practices/demo-dental/accounts/P100/balance", "",
+                        {{"Authorization", "Bearer " + admin}});
+    BOOST_TEST(json::parse(bal->body)["total_balance_cents"] == 46000);  // demo loaded once
+  }
+}
+
+BOOST_AUTO_TEST_CASE(shared_operator_token_file) {
+  TempDir dir;
+  std::string file = dir.path() + "/shared-operator-token";
+  int port = FreePort();
+  Server a(dir.path() + "/a", port, "--operator-token-file " + file);
+  std::ifstream in(file);
+  std::string token;
+  std::getline(in, token);
+  BOOST_TEST(token.size() >= 32u);
+  auto who = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + token}});
+  BOOST_REQUIRE(who.ok());
+  BOOST_TEST(json::parse(who->body)["kind"] == "operator");
+  BOOST_TEST(a.Stop() == 0);
+  Server b(dir.path() + "/b", port, "--operator-token-file " + file);
+  auto again = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + token}});
+  BOOST_TEST(json::parse(again->body)["kind"] == "operator");
+}
+
+BOOST_AUTO_TEST_CASE(bad_flags_exit_non_zero) {
+  std::string out;
+  BOOST_TEST(Run(std::string(REMIT_BINARY) + " serve 2>/dev/null", &out) != 0);
+  BOOST_TEST(Run(std::string(REMIT_BINARY) + " nonsense 2>/dev/null", &out) != 0);
+}
