@@ -196,23 +196,20 @@ std::optional<json> FamilyView(const Reader& r, const std::string& practice,
 // Folds practice `practice`'s events up to `as_of_us` into memory, with the same projections
 // that build the live views.
 Status FoldAsOf(App& app, const std::string& practice, int64_t as_of_us, MemoryViewTxn* out) {
-  std::vector<uint64_t> offsets;
-  std::string prefix = pj::LogIndexPrefix(practice);
-  app.views().Scan(prefix, [&](std::string_view k, std::string_view) {
-    offsets.push_back(std::stoull(std::string(k.substr(prefix.size())), nullptr, 16));
-    return true;
-  });
   auto projections = pj::AllProjections();
   std::vector<LogEntry> entries;
-  for (uint64_t off : offsets) {
-    Status s = app.log().Read(off, 1, &entries);
+  for (uint64_t from = 0;;) {
+    Status s = app.log().ReadKey(practice, from, 1024, &entries);
     if (!s.ok()) return s;
-    auto ev = DecodeRecord(entries.at(0).record);
-    if (!ev.ok()) return ev.status();
-    if (ev->occurred_at_us > as_of_us) break;
-    for (auto& p : projections) p->Apply(*out, off, *ev);
+    if (entries.empty()) return Status::OK();
+    for (const auto& entry : entries) {
+      auto ev = DecodeRecord(entry.record);
+      if (!ev.ok()) return ev.status();
+      if (ev->occurred_at_us > as_of_us) return Status::OK();
+      for (auto& p : projections) p->Apply(*out, entry.offset, *ev);
+    }
+    from = entries.back().offset + 1;
   }
-  return Status::OK();
 }
 
 json ChargeJson(const ChargePosted& c) {

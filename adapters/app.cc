@@ -154,6 +154,7 @@ Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Comman
   }
   {
     std::lock_guard<std::mutex> l(slot->mu);
+    ctx.now_us = std::max(ctx.now_us, slot->state.last_occurred_at_us);
     engine::Decision d = engine::Decide(slot->state, cmd, ctx);
     out.outcome = d.outcome;
     if (d.rejected()) {
@@ -164,11 +165,11 @@ Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Comman
     if (events.empty()) {
       out.end_offset = log_->EndOffset();
     } else {
-      std::vector<std::string> records;
+      std::vector<LogRecord> records;
       records.reserve(events.size());
       Hash256 prev = slot->state.head_hash;
       for (auto& e : events) {
-        records.push_back(Seal(&e, prev));
+        records.push_back(LogRecord{ctx.practice_id, Seal(&e, prev)});
         prev = e.hash;
       }
       auto first = log_->Append(std::move(records));

@@ -10,11 +10,19 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/status.h"
 
 namespace remit {
+
+// What is appended: the sealed record and its key, the practice id (as in Kafka, where the
+// key picks the partition). The log keeps an index by key.
+struct LogRecord {
+  std::string key;
+  std::string record;
+};
 
 struct LogEntry {
   uint64_t offset = 0;
@@ -29,13 +37,17 @@ class EventLog {
 
   // Queues `records` for one atomic durable append; `done` runs (on the log's own thread) once
   // they are durable, with the offset of the first record, or with the error.
-  virtual void AppendAsync(std::vector<std::string> records, AppendCallback done) = 0;
+  virtual void AppendAsync(std::vector<LogRecord> records, AppendCallback done) = 0;
 
   // Appends and waits until durable.
-  Result<uint64_t> Append(std::vector<std::string> records);
+  Result<uint64_t> Append(std::vector<LogRecord> records);
 
   // Reads up to `max_entries` durable entries starting at `from`.
   virtual Status Read(uint64_t from, size_t max_entries, std::vector<LogEntry>* out) = 0;
+
+  // Reads up to `max_entries` durable entries with key `key` at offsets >= `from`, in order.
+  virtual Status ReadKey(std::string_view key, uint64_t from, size_t max_entries,
+                         std::vector<LogEntry>* out) = 0;
 
   // One past the last durable offset.
   virtual uint64_t EndOffset() const = 0;

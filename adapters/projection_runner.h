@@ -3,8 +3,9 @@
 // Each batch of events is applied to every projection and written in one WriteBatch together
 // with each projection's checkpoint (the next offset it will apply), so a crash can neither
 // apply an event twice nor skip one. Records are verified as they are read; a corrupt record
-// stops the runner with a Corruption status (see status()).
-// Thread safety: Start/Stop from one thread; WaitApplied/applied_end/status from any.
+// stops the runner with a Corruption status (see status()). While one batch is applied, the
+// next is read and verified on another thread.
+// Thread safety: Start/Stop/CatchUp from one thread; WaitApplied/applied_end/status from any.
 #pragma once
 
 #include <atomic>
@@ -17,19 +18,28 @@
 
 #include "adapters/event_log.h"
 #include "adapters/view_store.h"
+#include "events/event.h"
 #include "projections/projections.h"
 
 namespace remit {
 
+struct DecodedEntry {
+  uint64_t offset = 0;
+  Event event;
+};
+
 class ProjectionRunner {
  public:
-  static constexpr size_t kBatchEventsMax = 4096;
+  static constexpr size_t kBatchEventsMax = 16384;
+  // CatchUp keeps its writes in memory across batches and commits when this many keys are
+  // pending (or at the end): a rebuild then writes each key about once, not once per event.
+  static constexpr size_t kCatchUpPendingKeysMax = 1 << 20;
 
   ProjectionRunner(EventLog* log, ViewStore* views);
   ~ProjectionRunner();
 
-  // Applies everything up to `end` (or the log's end) on the calling thread. `keep` may cut the
-  // replay: events for which it returns false are the end of the run.
+  // Applies everything up to `end` on the calling thread. `keep` may cut the replay: the first
+  // event for which it returns false ends the run.
   Status CatchUp(uint64_t end, const std::function<bool(const Event&)>& keep = {});
   // Starts following the log on a thread of its own.
   void Start();
@@ -42,12 +52,21 @@ class ProjectionRunner {
 
   static std::string CheckpointKey(std::string_view projection);
 
-  // Applies `entries` (consecutive offsets) as one write. Offsets a projection has already
-  // applied are skipped, so a redelivered batch changes nothing. Sets *cut when `keep` cut it.
-  Status ApplyBatch(const std::vector<LogEntry>& entries,
+  // Applies `entries` (in offset order) as one write. Offsets a projection has already applied
+  // are skipped, so a redelivered batch changes nothing. Sets *cut when `keep` cut it.
+  Status ApplyBatch(const std::vector<DecodedEntry>& entries,
                     const std::function<bool(const Event&)>& keep, bool* cut);
 
+  // Reads and verifies up to `max` entries from `from`.
+  static Status ReadDecoded(EventLog* log, uint64_t from, size_t max,
+                            std::vector<DecodedEntry>* out);
+
  private:
+  // Folds entries into `txn`; returns one past the last offset folded.
+  uint64_t Fold(ViewStore::Txn& txn, const std::vector<DecodedEntry>& entries,
+                const std::function<bool(const Event&)>& keep, bool* cut);
+  // Writes `txn` with every projection's checkpoint, then publishes `end`.
+  Status Commit(ViewStore::Txn& txn, uint64_t end);
   void Loop();
 
   EventLog* log_;

@@ -13,20 +13,35 @@
 namespace remit {
 namespace {
 
+constexpr char kEntryPrefix = 'e';
+constexpr char kIndexPrefix = 'k';
+
+void AppendOffset(std::string* k, uint64_t offset) {
+  for (int i = 7; i >= 0; --i) k->push_back(static_cast<char>((offset >> (8 * i)) & 0xff));
+}
+
 std::string Key(uint64_t offset) {
-  std::string k(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    k[i] = static_cast<char>(offset & 0xff);
-    offset >>= 8;
-  }
+  std::string k(1, kEntryPrefix);
+  AppendOffset(&k, offset);
   return k;
 }
 
-uint64_t ParseKey(const rocksdb::Slice& k) {
+std::string IndexKey(std::string_view key, uint64_t offset) {
+  std::string k(1, kIndexPrefix);
+  k.append(key);
+  k.push_back('\0');
+  AppendOffset(&k, offset);
+  return k;
+}
+
+// The offset in the last 8 bytes of an entry or index key.
+uint64_t ParseOffset(const rocksdb::Slice& k) {
   uint64_t v = 0;
-  for (size_t i = 0; i < k.size(); ++i) v = (v << 8) | static_cast<uint8_t>(k[i]);
+  for (size_t i = k.size() - 8; i < k.size(); ++i) v = (v << 8) | static_cast<uint8_t>(k[i]);
   return v;
 }
+
+bool IsEntryKey(const rocksdb::Slice& k) { return k.size() == 9 && k[0] == kEntryPrefix; }
 
 Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return Status::OK();
@@ -37,7 +52,7 @@ Status FromRocks(const rocksdb::Status& s) {
 
 }  // namespace
 
-Result<uint64_t> EventLog::Append(std::vector<std::string> records) {
+Result<uint64_t> EventLog::Append(std::vector<LogRecord> records) {
   std::promise<Result<uint64_t>> p;
   auto f = p.get_future();
   AppendAsync(std::move(records), [&p](Result<uint64_t> r) { p.set_value(std::move(r)); });
@@ -60,13 +75,14 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& di
   uint64_t end = 0;
   {
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToLast();
-    if (it->Valid()) {
-      end = ParseKey(it->key()) + 1;
+    it->SeekForPrev(Key(UINT64_MAX));
+    if (it->Valid() && IsEntryKey(it->key())) {
+      end = ParseOffset(it->key()) + 1;
       uint64_t expect = end - 1;
-      for (size_t n = 0; it->Valid() && n < kTailVerifyEvents; it->Prev(), ++n, --expect) {
-        uint64_t off = ParseKey(it->key());
-        if (it->key().size() != 8 || off != expect) {
+      for (size_t n = 0; it->Valid() && IsEntryKey(it->key()) && n < kTailVerifyEvents;
+           it->Prev(), ++n, --expect) {
+        uint64_t off = ParseOffset(it->key());
+        if (off != expect) {
           return Status::Corruption("event log has a gap before offset " +
                                     std::to_string(expect + 1));
         }
@@ -98,7 +114,7 @@ RocksEventLog::~RocksEventLog() {
   db_->Close().PermitUncheckedError();
 }
 
-void RocksEventLog::AppendAsync(std::vector<std::string> records, AppendCallback done) {
+void RocksEventLog::AppendAsync(std::vector<LogRecord> records, AppendCallback done) {
   std::unique_lock<std::mutex> l(mu_);
   space_cv_.wait(l, [&] { return queue_.size() < kQueueBatchesMax || stopping_; });
   if (!failed_.ok() || stopping_) {
@@ -144,7 +160,8 @@ void RocksEventLog::WriterLoop() {
     uint64_t next = first;
     for (const auto& p : group) {
       for (const auto& r : p.records) {
-        rocksdb::Status s = batch.Put(Key(next++), r);
+        rocksdb::Status s = batch.Put(IndexKey(r.key, next), rocksdb::Slice());
+        if (s.ok()) s = batch.Put(Key(next++), r.record);
         if (!s.ok()) {
           std::fprintf(stderr, "remit: WriteBatch::Put failed: %s\n", s.ToString().c_str());
           std::abort();
@@ -192,7 +209,7 @@ Status RocksEventLog::Read(uint64_t from, size_t max_entries, std::vector<LogEnt
   uint64_t expect = from;
   for (it->Seek(Key(from)); it->Valid() && out->size() < max_entries && expect < end;
        it->Next(), ++expect) {
-    uint64_t off = ParseKey(it->key());
+    uint64_t off = IsEntryKey(it->key()) ? ParseOffset(it->key()) : UINT64_MAX;
     if (off != expect) {
       return Status::Corruption("event log is missing offset " + std::to_string(expect));
     }
@@ -202,6 +219,31 @@ Status RocksEventLog::Read(uint64_t from, size_t max_entries, std::vector<LogEnt
   if (out->empty() || (expect < end && out->size() < max_entries)) {
     return Status::Corruption("event log is missing offset " + std::to_string(expect));
   }
+  return Status::OK();
+}
+
+Status RocksEventLog::ReadKey(std::string_view key, uint64_t from, size_t max_entries,
+                             std::vector<LogEntry>* out) {
+  out->clear();
+  uint64_t end = EndOffset();
+  std::string prefix(1, kIndexPrefix);
+  prefix.append(key);
+  prefix.push_back('\0');
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::string value;
+  for (it->Seek(IndexKey(key, from)); it->Valid() && out->size() < max_entries; it->Next()) {
+    if (!it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) break;
+    uint64_t off = ParseOffset(it->key());
+    if (off >= end) break;
+    rocksdb::Status s = db_->Get(ro, Key(off), &value);
+    if (!s.ok()) {
+      return Status::Corruption("event log index names offset " + std::to_string(off) +
+                                " which cannot be read: " + s.ToString());
+    }
+    out->push_back(LogEntry{off, value});
+  }
+  if (!it->status().ok()) return FromRocks(it->status());
   return Status::OK();
 }
 

@@ -4,7 +4,8 @@
 // append survives kill -9 and power loss. Group commit: appenders queue their batches; one
 // writer thread drains the queue, assigns dense offsets, and makes one synced write for all of
 // them (at most `group_events_max` events per write).
-// Keys are the 8-byte big-endian offset; values are the sealed records.
+// Keys: "e" + 8-byte big-endian offset -> the sealed record; "k" + key + "\0" + offset -> ""
+// (the index by key, written in the same batch).
 // After a failed write the log refuses further appends (the state on disk is unknown until it
 // is reopened).
 // Thread safety: all methods are thread-safe.
@@ -35,8 +36,10 @@ class RocksEventLog final : public EventLog {
   static Result<std::unique_ptr<RocksEventLog>> Open(const std::string& dir);
   ~RocksEventLog() override;
 
-  void AppendAsync(std::vector<std::string> records, AppendCallback done) override;
+  void AppendAsync(std::vector<LogRecord> records, AppendCallback done) override;
   Status Read(uint64_t from, size_t max_entries, std::vector<LogEntry>* out) override;
+  Status ReadKey(std::string_view key, uint64_t from, size_t max_entries,
+                 std::vector<LogEntry>* out) override;
   uint64_t EndOffset() const override;
   bool WaitFor(uint64_t offset, std::chrono::milliseconds timeout) override;
 
@@ -45,7 +48,7 @@ class RocksEventLog final : public EventLog {
 
  private:
   struct Pending {
-    std::vector<std::string> records;
+    std::vector<LogRecord> records;
     AppendCallback done;
   };
   RocksEventLog(std::unique_ptr<rocksdb::DB> db, uint64_t end);

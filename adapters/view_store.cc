@@ -4,6 +4,9 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace remit {
 
 Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& dir, bool bulk_load) {
@@ -14,10 +17,11 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& dir, bool 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return Status::IOError("open views " + dir + ": " + s.ToString());
-  return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw)));
+  return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw), bulk_load));
 }
 
-ViewStore::ViewStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+ViewStore::ViewStore(std::unique_ptr<rocksdb::DB> db, bool bulk_load)
+    : db_(std::move(db)), bulk_load_(bulk_load) {}
 
 ViewStore::~ViewStore() { db_->Close().PermitUncheckedError(); }
 
@@ -75,14 +79,22 @@ void ViewStore::Txn::Delete(std::string_view key) {
 }
 
 Status ViewStore::Txn::Commit() {
+  // Sorted keys insert into the memtable's skip list far faster than random ones.
+  std::vector<decltype(overlay_)::const_pointer> sorted;
+  sorted.reserve(overlay_.size());
+  for (const auto& kv : overlay_) sorted.push_back(&kv);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
   rocksdb::WriteBatch batch;
-  for (const auto& [k, v] : overlay_) {
-    rocksdb::Status s = v ? batch.Put(k, *v) : batch.Delete(k);
+  for (const auto* kv : sorted) {
+    rocksdb::Status s = kv->second ? batch.Put(kv->first, *kv->second) : batch.Delete(kv->first);
     if (!s.ok()) return Status::IOError(s.ToString());
   }
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = store_->bulk_load_;
+  rocksdb::Status s = store_->db_->Write(wo, &batch);
+  if (!s.ok()) return Status::IOError(s.ToString());
   overlay_.clear();
-  rocksdb::Status s = store_->db_->Write(rocksdb::WriteOptions(), &batch);
-  return s.ok() ? Status::OK() : Status::IOError(s.ToString());
+  return Status::OK();
 }
 
 std::string ViewStore::Diff(const ViewStore& other, std::string_view skip_prefix) const {

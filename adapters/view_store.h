@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,8 +25,15 @@ class WriteBatch;
 
 namespace remit {
 
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+
 class ViewStore {
  public:
+  // `bulk_load`: for a rebuild into a fresh directory. Writes skip the WAL (a crash loses the
+  // memtable, data and checkpoints together, so the views stay a consistent prefix).
   static Result<std::unique_ptr<ViewStore>> Open(const std::string& dir, bool bulk_load = false);
   ~ViewStore();
 
@@ -39,7 +47,8 @@ class ViewStore {
 
   Status Put(std::string_view key, std::string_view value, bool sync);
 
-  // A transaction that buffers writes (seen by its own Gets) until Commit.
+  // A transaction that buffers writes (seen by its own Gets) until Commit: one WriteBatch,
+  // keys sorted. Only one may be open at a time (the projection runner's).
   class Txn final : public projections::ViewTxn {
    public:
     explicit Txn(ViewStore* store) : store_(store) {}
@@ -51,15 +60,18 @@ class ViewStore {
 
    private:
     ViewStore* store_;
-    std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
+    std::unordered_map<std::string, std::optional<std::string>, StringHash, std::equal_to<>>
+        overlay_;
   };
 
   // Compares every key and value with `other`; empty when equal, else the first difference.
   std::string Diff(const ViewStore& other, std::string_view skip_prefix = "idem/") const;
 
  private:
-  explicit ViewStore(std::unique_ptr<rocksdb::DB> db);
+  ViewStore(std::unique_ptr<rocksdb::DB> db, bool bulk_load);
   std::unique_ptr<rocksdb::DB> db_;
+  bool bulk_load_ = false;
+
 };
 
 // A ViewTxn over an in-memory map: point-in-time views folded on demand.

@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -185,6 +186,7 @@ void Evolve(PracticeState* s, const Event& e) {
              e.payload);
   s->head_hash = e.hash;
   s->events++;
+  s->last_occurred_at_us = std::max(s->last_occurred_at_us, e.occurred_at_us);
 }
 
 }  // namespace remit::engine

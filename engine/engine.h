@@ -90,6 +90,9 @@ struct PracticeState {
   std::map<std::string, TokenState> tokens;
   Hash256 head_hash{};
   uint64_t events = 0;
+  // The newest occurred_at_us: the writer never gives an event an earlier time, so a
+  // practice's events are in time order and "as of T" is a prefix of its stream.
+  int64_t last_occurred_at_us = 0;
 };
 
 // A stable fingerprint of a charge's body, to tell a replay from a conflict.

@@ -105,13 +105,6 @@ class AccountsProjection final : public Projection {
               if (!txn.Get(bal)) txn.Put(bal, EncodeCents(0));
             },
             [&](const ChargePosted& p) {
-              json j = {{"charge_id", p.charge_id},
-                        {"patient_id", p.patient_id},
-                        {"amount_cents", p.amount_cents},
-                        {"description", p.description},
-                        {"service_date", p.service_date},
-                        {"posted_at_us", e.occurred_at_us}};
-              txn.Put(ChargeKey(pid, p.charge_id), j.dump());
               AddCents(txn, BalanceKey(pid, p.patient_id), p.amount_cents);
             },
             [&](const PortalInviteIssued& p) {
@@ -126,15 +119,6 @@ class AccountsProjection final : public Projection {
             [&](const auto&) {},
         },
         e.payload);
-  }
-};
-
-// Each practice's own events, in log order: the index behind GET /events and as_of replays.
-class LogIndexProjection final : public Projection {
- public:
-  std::string_view name() const override { return "log"; }
-  void Apply(ViewTxn& txn, uint64_t offset, const Event& e) override {
-    txn.Put(LogIndexPrefix(e.practice_id) + EncodeOffset(offset), TypeName(e.payload));
   }
 };
 
@@ -164,7 +148,6 @@ std::vector<std::unique_ptr<Projection>> AllProjections() {
   std::vector<std::unique_ptr<Projection>> all;
   all.push_back(std::make_unique<PracticesProjection>());
   all.push_back(std::make_unique<AccountsProjection>());
-  all.push_back(std::make_unique<LogIndexProjection>());
   return all;
 }
 
@@ -182,9 +165,5 @@ std::string DependentPrefix(std::string_view practice, std::string_view guaranto
 std::string BalanceKey(std::string_view practice, std::string_view patient) {
   return Join({"accounts/b", practice, patient});
 }
-std::string ChargeKey(std::string_view practice, std::string_view charge) {
-  return Join({"accounts/c", practice, charge});
-}
-std::string LogIndexPrefix(std::string_view practice) { return Join({"log", practice}) + "/"; }
 
 }  // namespace remit::projections

@@ -12,9 +12,8 @@
 //   accounts/p/<practice>/<patient>         JSON patient
 //   accounts/d/<practice>/<guarantor>/<dependent>  ""
 //   accounts/b/<practice>/<patient>         balance, cents (EncodeCents)
-//   accounts/c/<practice>/<charge>          JSON charge
 //   accounts/v/<practice>/<invite>          JSON invite
-//   log/<practice>/<offset>                 event type name (a practice's events, in order)
+// A practice's own events are found through the event log's index by key, not a projection.
 #pragma once
 
 #include <memory>
@@ -44,7 +43,5 @@ std::string TokenIdKey(std::string_view practice, std::string_view token_id);
 std::string PatientKey(std::string_view practice, std::string_view patient);
 std::string DependentPrefix(std::string_view practice, std::string_view guarantor);
 std::string BalanceKey(std::string_view practice, std::string_view patient);
-std::string ChargeKey(std::string_view practice, std::string_view charge);
-std::string LogIndexPrefix(std::string_view practice);
 
 }  // namespace remit::projections

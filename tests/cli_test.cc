@@ -48,9 +48,11 @@ struct Server {
       execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
-    for (int i = 0; i < 200; ++i) {
-      auto r = HttpCall("127.0.0.1", port, "GET", "/healthz");
-      if (r.ok() && r->status == 200) return;
+    for (int i = 0; i < 600; ++i) {
+      if (Output().find("remit is ready") != std::string::npos) {
+        auto r = HttpCall("127.0.0.1", port, "GET", "/healthz");
+        if (r.ok() && r->status == 200) return;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     BOOST_FAIL("remit serve did not come up");

@@ -23,14 +23,14 @@ using remit::testing::TempDir;
 
 namespace {
 
-std::string Record(const std::string& practice, int i, Hash256* prev) {
+LogRecord Record(const std::string& practice, int i, Hash256* prev) {
   Event e;
   e.practice_id = practice;
   e.command_key = "k" + std::to_string(i);
   e.event_id = DeriveEventId(practice, e.command_key, 0);
   e.occurred_at_us = 1780000000000000 + i;
   e.payload = ChargePosted{"C" + std::to_string(i), "P1", 100 + i, "exam", "2026-11-01"};
-  std::string r = Seal(&e, *prev);
+  LogRecord r{practice, Seal(&e, *prev)};
   *prev = e.hash;
   return r;
 }
@@ -80,7 +80,7 @@ void VerifyAll(EventLog& log, uint64_t* count) {
       Hash256 prev = heads.count(practice) ? heads[practice] : Hash256{};
       std::mt19937 rng(static_cast<unsigned>(t * 7919 + getpid()));
       for (int i = 0;; ++i) {
-        std::vector<std::string> batch;
+        std::vector<LogRecord> batch;
         size_t size = 1 + rng() % 8;
         for (size_t k = 0; k < size; ++k) batch.push_back(Record(practice, i, &prev));
         auto first = (*log)->Append(batch);
@@ -112,13 +112,13 @@ struct CrashChildHook {
 BOOST_AUTO_TEST_CASE(append_read_and_restart) {
   TempDir dir;
   Hash256 prev{};
-  std::vector<std::string> written;
+  std::vector<LogRecord> written;
   {
     auto log = RocksEventLog::Open(dir.path());
     BOOST_REQUIRE(log.ok());
     BOOST_TEST((*log)->EndOffset() == 0u);
     for (int i = 0; i < 10; ++i) {
-      std::vector<std::string> batch = {Record("p1", 2 * i, &prev), Record("p1", 2 * i + 1, &prev)};
+      std::vector<LogRecord> batch = {Record("p1", 2 * i, &prev), Record("p1", 2 * i + 1, &prev)};
       written.insert(written.end(), batch.begin(), batch.end());
       auto first = (*log)->Append(batch);
       BOOST_REQUIRE(first.ok());
@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(append_read_and_restart) {
   std::vector<LogEntry> entries;
   BOOST_REQUIRE((*log)->Read(5, 100, &entries).ok());
   BOOST_REQUIRE_EQUAL(entries.size(), 15u);
-  for (const auto& e : entries) BOOST_TEST(e.record == written[e.offset]);
+  for (const auto& e : entries) BOOST_TEST(e.record == written[e.offset].record);
   BOOST_REQUIRE((*log)->Read(20, 100, &entries).ok());
   BOOST_TEST(entries.empty());
   auto next = (*log)->Append({Record("p1", 99, &prev)});
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(concurrent_appenders_get_dense_offsets) {
       std::string practice = "p" + std::to_string(t);
       for (int i = 0; i < kBatches; ++i) {
         size_t size = 1 + static_cast<size_t>(i % 3);
-        std::vector<std::string> batch;
+        std::vector<LogRecord> batch;
         for (size_t k = 0; k < size; ++k) batch.push_back(Record(practice, i, &prev));
         auto first = (*log)->Append(batch);
         if (!first.ok()) {
@@ -277,4 +277,31 @@ BOOST_AUTO_TEST_CASE(reopen_refuses_a_corrupt_tail) {
   auto log = RocksEventLog::Open(dir.path());
   BOOST_REQUIRE(!log.ok());
   BOOST_TEST(log.status().IsCorruption());
+}
+
+BOOST_AUTO_TEST_CASE(read_by_key_returns_one_practice_in_order) {
+  TempDir dir;
+  auto log = RocksEventLog::Open(dir.path());
+  BOOST_REQUIRE(log.ok());
+  Hash256 a{}, b{}, ab{};
+  for (int i = 0; i < 30; ++i) {
+    // "ab" shares a prefix with "a": the index must not mix them.
+    BOOST_REQUIRE((*log)->Append({Record("a", i, &a), Record("ab", i, &ab)}).ok());
+    if (i % 3 == 0) BOOST_REQUIRE((*log)->Append({Record("b", i, &b)}).ok());
+  }
+  std::vector<LogEntry> entries;
+  BOOST_REQUIRE((*log)->ReadKey("a", 0, 1000, &entries).ok());
+  BOOST_REQUIRE_EQUAL(entries.size(), 30u);
+  uint64_t prev = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto ev = DecodeRecord(entries[i].record);
+    BOOST_REQUIRE(ev.ok());
+    BOOST_TEST(ev->practice_id == "a");
+    if (i > 0) BOOST_TEST(entries[i].offset > prev);
+    prev = entries[i].offset;
+  }
+  BOOST_REQUIRE((*log)->ReadKey("b", entries[10].offset, 4, &entries).ok());
+  BOOST_TEST(entries.size() == 4u);
+  BOOST_REQUIRE((*log)->ReadKey("nobody", 0, 10, &entries).ok());
+  BOOST_TEST(entries.empty());
 }

@@ -96,8 +96,8 @@ BOOST_AUTO_TEST_CASE(duplicate_delivery_changes_nothing) {
   // The whole log delivered again, as a consumer would after a rebalance: nothing changes.
   ProjectionRunner again(&s.app().log(), views->get());
   BOOST_TEST(again.applied_end() == end);
-  std::vector<LogEntry> entries;
-  BOOST_REQUIRE(s.app().log().Read(0, end, &entries).ok());
+  std::vector<DecodedEntry> entries;
+  BOOST_REQUIRE(ProjectionRunner::ReadDecoded(&s.app().log(), 0, end, &entries).ok());
   bool cut = false;
   BOOST_REQUIRE(again.ApplyBatch(entries, {}, &cut).ok());
   BOOST_TEST(again.applied_end() == end);

@@ -87,7 +87,7 @@ int BenchLog(const Args& args) {
               ++in_flight;
             }
             auto t0 = Clock::now();
-            (*log)->AppendAsync({record}, [&, t0](Result<uint64_t> r) {
+            (*log)->AppendAsync({LogRecord{"bench-practice", record}}, [&, t0](Result<uint64_t> r) {
               if (!r.ok()) std::abort();
               double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
               std::lock_guard<std::mutex> l(mu);
@@ -117,13 +117,16 @@ int BenchLog(const Args& args) {
 int BenchReplay(const Args& args) {
   uint64_t events = std::stoull(args.Get("events").value_or("1000000"));
   uint64_t practices = 100;
-  std::string dir = TempDir("replay");
+  // --keep DIR: build the log there and leave it (to profile a replay of the same log).
+  auto keep = args.Get("keep");
+  std::string dir = keep ? *keep : TempDir("replay");
+  std::filesystem::create_directories(dir);
   {
     auto log = RocksEventLog::Open(dir + "/log");
     if (!log.ok()) return 1;
     // A realistic mix: each practice registers, gets 1000 patients, then charges.
     std::vector<Hash256> heads(practices);
-    std::vector<std::string> batch;
+    std::vector<LogRecord> batch;
     auto flush = [&] {
       if (batch.empty()) return;
       auto r = (*log)->Append(std::move(batch));
@@ -139,7 +142,7 @@ int BenchReplay(const Args& args) {
       e.occurred_at_us = 1780000000000000 + static_cast<int64_t>(n);
       e.actor = "bench";
       e.payload = std::move(payload);
-      batch.push_back(Seal(&e, heads[p]));
+      batch.push_back(LogRecord{e.practice_id, Seal(&e, heads[p])});
       heads[p] = e.hash;
       ++n;
       if (batch.size() >= 8192) flush();
@@ -155,6 +158,23 @@ int BenchReplay(const Args& args) {
     flush();
     std::printf("bench replay: built a log of %llu events over %llu practices\n",
                 static_cast<unsigned long long>(n), static_cast<unsigned long long>(practices));
+    {
+      // Where the time goes: reading alone, then reading and verifying.
+      std::vector<LogEntry> entries;
+      auto t0 = Clock::now();
+      for (uint64_t at = 0; at < n; at += entries.size()) {
+        if (!(*log)->Read(at, ProjectionRunner::kBatchEventsMax, &entries).ok()) return 1;
+      }
+      double read_s = std::chrono::duration<double>(Clock::now() - t0).count();
+      std::vector<DecodedEntry> decoded;
+      t0 = Clock::now();
+      for (uint64_t at = 0; at < n; at += decoded.size()) {
+        if (!ProjectionRunner::ReadDecoded(log->get(), at, ProjectionRunner::kBatchEventsMax, &decoded).ok()) return 1;
+      }
+      double decode_s = std::chrono::duration<double>(Clock::now() - t0).count();
+      std::printf("  read only: %.0f events/s; read and verify: %.0f events/s (one thread)\n",
+                  static_cast<double>(n) / read_s, static_cast<double>(n) / decode_s);
+    }
     auto views = ViewStore::Open(dir + "/views", /*bulk_load=*/true);
     if (!views.ok()) return 1;
     ProjectionRunner runner(log->get(), views->get());
@@ -168,7 +188,7 @@ int BenchReplay(const Args& args) {
     std::printf("replayed %llu events into every projection in %.2f s: %.0f events/s\n",
                 static_cast<unsigned long long>(n), secs, static_cast<double>(n) / secs);
   }
-  std::filesystem::remove_all(dir);
+  if (!keep) std::filesystem::remove_all(dir);
   return 0;
 }
 

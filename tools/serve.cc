@@ -102,6 +102,7 @@ int Serve(const Args& args) {
       std::printf("demo: the data directory is not empty; the demo loads only into an empty one\n");
     }
   }
+  std::printf("remit is ready (SIGTERM or Ctrl-C stops it)\n");
   std::fflush(stdout);
 
   int sig = 0;
