@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <map>
 
 #include "events/event.h"
 
@@ -43,6 +44,14 @@ uint64_t ParseOffset(const rocksdb::Slice& k) {
 
 bool IsEntryKey(const rocksdb::Slice& k) { return k.size() == 9 && k[0] == kEntryPrefix; }
 
+// Building a WriteBatch in memory cannot fail short of a broken invariant.
+void Check(const rocksdb::Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "remit: WriteBatch::Put failed: %s\n", s.ToString().c_str());
+    std::abort();
+  }
+}
+
 Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return Status::OK();
   if (s.IsCorruption()) return Status::Corruption(s.ToString());
@@ -66,10 +75,19 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& di
   // Appends are sequential keys: large memtables and few levels suit them.
   options.write_buffer_size = 64 << 20;
   options.compression = rocksdb::kNoCompression;
+  options.create_missing_column_families = true;
+  // The index by key lives in a column family of its own: each family then receives ascending
+  // keys, and scans of the entries never step over index keys. One WriteBatch spans both.
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
+      {"index", rocksdb::ColumnFamilyOptions(options)}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(options), dir, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s);
   std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf(handles[0]);
+  std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf(handles[1]);
 
   // Verify the tail: the newest entries must be dense and each must verify.
   uint64_t end = 0;
@@ -96,12 +114,19 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& di
     }
     if (!it->status().ok()) return FromRocks(it->status());
   }
-  return std::unique_ptr<RocksEventLog>(new RocksEventLog(std::move(db), end));
+  return std::unique_ptr<RocksEventLog>(
+      new RocksEventLog(std::move(db), std::move(default_cf), std::move(index_cf), end));
 }
 
-RocksEventLog::RocksEventLog(std::unique_ptr<rocksdb::DB> db, uint64_t end)
-    : db_(std::move(db)), end_(end) {
+RocksEventLog::RocksEventLog(std::unique_ptr<rocksdb::DB> db,
+                             std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf,
+                             std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf, uint64_t end)
+    : db_(std::move(db)),
+      default_cf_(std::move(default_cf)),
+      index_cf_(std::move(index_cf)),
+      end_(end) {
   writer_ = std::thread([this] { WriterLoop(); });
+  completer_ = std::thread([this] { CompleterLoop(); });
 }
 
 RocksEventLog::~RocksEventLog() {
@@ -111,6 +136,14 @@ RocksEventLog::~RocksEventLog() {
   }
   work_cv_.notify_all();
   writer_.join();
+  {
+    std::lock_guard<std::mutex> l(done_mu_);
+    done_stopping_ = true;
+  }
+  done_cv_.notify_all();
+  completer_.join();
+  db_->DestroyColumnFamilyHandle(index_cf_.release()).PermitUncheckedError();
+  db_->DestroyColumnFamilyHandle(default_cf_.release()).PermitUncheckedError();
   db_->Close().PermitUncheckedError();
 }
 
@@ -158,15 +191,20 @@ void RocksEventLog::WriterLoop() {
     // Only this thread assigns offsets, so `first` cannot move under us.
     rocksdb::WriteBatch batch;
     uint64_t next = first;
+    // The index gets one key per practice per group, holding that practice's offsets in it:
+    // under load a group of thousands of events adds a handful of index keys.
+    std::map<std::string_view, std::string> runs;
     for (const auto& p : group) {
       for (const auto& r : p.records) {
-        rocksdb::Status s = batch.Put(IndexKey(r.key, next), rocksdb::Slice());
-        if (s.ok()) s = batch.Put(Key(next++), r.record);
-        if (!s.ok()) {
-          std::fprintf(stderr, "remit: WriteBatch::Put failed: %s\n", s.ToString().c_str());
-          std::abort();
-        }
+        std::string& run = runs[r.key];
+        if (run.empty()) run.reserve(64);
+        AppendOffset(&run, next);
+        Check(batch.Put(Key(next++), r.record));
       }
+    }
+    for (const auto& [key, run] : runs) {
+      uint64_t run_first = ParseOffset(rocksdb::Slice(run.data(), 8));
+      Check(batch.Put(index_cf_.get(), IndexKey(key, run_first), run));
     }
     Status st = FromRocks(db_->Write(wo, &batch));
     {
@@ -178,24 +216,45 @@ void RocksEventLog::WriterLoop() {
       }
     }
     end_cv_.notify_all();
-    uint64_t off = first;
-    for (auto& p : group) {
-      if (st.ok()) {
-        p.done(off);
-      } else {
-        p.done(st);
-      }
-      off += p.records.size();
-    }
-    group.clear();
+    std::deque<Pending> rest;
     if (!st.ok()) {
       // Fail everything still queued: the log is no longer appendable.
-      std::deque<Pending> rest;
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        rest.swap(queue_);
+      std::lock_guard<std::mutex> l(mu_);
+      rest.swap(queue_);
+    }
+    {
+      // Acknowledgements run on the completer thread, while this one syncs the next group.
+      std::lock_guard<std::mutex> l(done_mu_);
+      done_.push_back(Completed{std::move(group), first, st});
+      if (!rest.empty()) {
+        done_.push_back(Completed{std::vector<Pending>(std::make_move_iterator(rest.begin()),
+                                                       std::make_move_iterator(rest.end())),
+                                  0, st});
       }
-      for (auto& p : rest) p.done(st);
+    }
+    done_cv_.notify_one();
+    group.clear();
+  }
+}
+
+void RocksEventLog::CompleterLoop() {
+  for (;;) {
+    Completed c;
+    {
+      std::unique_lock<std::mutex> l(done_mu_);
+      done_cv_.wait(l, [&] { return !done_.empty() || done_stopping_; });
+      if (done_.empty()) return;
+      c = std::move(done_.front());
+      done_.pop_front();
+    }
+    uint64_t off = c.first;
+    for (auto& p : c.group) {
+      if (c.status.ok()) {
+        p.done(off);
+      } else {
+        p.done(c.status);
+      }
+      off += p.records.size();
     }
   }
 }
@@ -204,7 +263,13 @@ Status RocksEventLog::Read(uint64_t from, size_t max_entries, std::vector<LogEnt
   out->clear();
   uint64_t end = EndOffset();
   if (from >= end) return Status::OK();
+  // Bounded, read-ahead scan: replays read the log front to back.
+  std::string upper = Key(end);
+  rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  ro.readahead_size = 2 << 20;
+  ro.fill_cache = max_entries < 64;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   uint64_t expect = from;
   for (it->Seek(Key(from)); it->Valid() && out->size() < max_entries && expect < end;
@@ -213,7 +278,7 @@ Status RocksEventLog::Read(uint64_t from, size_t max_entries, std::vector<LogEnt
     if (off != expect) {
       return Status::Corruption("event log is missing offset " + std::to_string(expect));
     }
-    out->push_back(LogEntry{off, it->value().ToString()});
+    out->push_back(LogEntry{off, std::string(it->value().data(), it->value().size())});
   }
   if (!it->status().ok()) return FromRocks(it->status());
   if (out->empty() || (expect < end && out->size() < max_entries)) {
@@ -230,18 +295,28 @@ Status RocksEventLog::ReadKey(std::string_view key, uint64_t from, size_t max_en
   prefix.append(key);
   prefix.push_back('\0');
   rocksdb::ReadOptions ro;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf_.get()));
   std::string value;
-  for (it->Seek(IndexKey(key, from)); it->Valid() && out->size() < max_entries; it->Next()) {
-    if (!it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) break;
-    uint64_t off = ParseOffset(it->key());
-    if (off >= end) break;
-    rocksdb::Status s = db_->Get(ro, Key(off), &value);
-    if (!s.ok()) {
-      return Status::Corruption("event log index names offset " + std::to_string(off) +
-                                " which cannot be read: " + s.ToString());
+  auto in_range = [&] {
+    return it->Valid() && it->key().starts_with(prefix) && it->key().size() == prefix.size() + 8;
+  };
+  // The run that holds `from` may start before it.
+  it->SeekForPrev(IndexKey(key, from));
+  if (!in_range()) it->Seek(IndexKey(key, from));
+  for (; in_range() && out->size() < max_entries; it->Next()) {
+    rocksdb::Slice run = it->value();
+    if (run.size() % 8 != 0) return Status::Corruption("event log index run has a bad length");
+    for (size_t i = 0; i < run.size() && out->size() < max_entries; i += 8) {
+      uint64_t off = ParseOffset(rocksdb::Slice(run.data() + i, 8));
+      if (off < from) continue;
+      if (off >= end) return Status::OK();
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Key(off), &value);
+      if (!s.ok()) {
+        return Status::Corruption("event log index names offset " + std::to_string(off) +
+                                  " which cannot be read: " + s.ToString());
+      }
+      out->push_back(LogEntry{off, value});
     }
-    out->push_back(LogEntry{off, value});
   }
   if (!it->status().ok()) return FromRocks(it->status());
   return Status::OK();

@@ -4,8 +4,10 @@
 // append survives kill -9 and power loss. Group commit: appenders queue their batches; one
 // writer thread drains the queue, assigns dense offsets, and makes one synced write for all of
 // them (at most `group_events_max` events per write).
-// Keys: "e" + 8-byte big-endian offset -> the sealed record; "k" + key + "\0" + offset -> ""
-// (the index by key, written in the same batch).
+// Keys: "e" + 8-byte big-endian offset -> the sealed record; in the "index" column family,
+// "k" + key + "\0" + first offset -> the 8-byte offsets of that key's entries in one append
+// group (the index by key, written in the same batch).
+// Callbacks run on a completer thread, in append order, while the writer syncs the next group.
 // After a failed write the log refuses further appends (the state on disk is unknown until it
 // is reopened).
 // Thread safety: all methods are thread-safe.
@@ -17,12 +19,14 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "adapters/event_log.h"
 
 namespace rocksdb {
 class DB;
-}
+class ColumnFamilyHandle;
+}  // namespace rocksdb
 
 namespace remit {
 
@@ -51,10 +55,20 @@ class RocksEventLog final : public EventLog {
     std::vector<LogRecord> records;
     AppendCallback done;
   };
-  RocksEventLog(std::unique_ptr<rocksdb::DB> db, uint64_t end);
+  struct Completed {
+    std::vector<Pending> group;
+    uint64_t first = 0;
+    Status status;
+  };
+  RocksEventLog(std::unique_ptr<rocksdb::DB> db,
+                std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf,
+                std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf, uint64_t end);
   void WriterLoop();
+  void CompleterLoop();
 
   std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf_;
+  std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;   // writer waits for queued batches
   std::condition_variable space_cv_;  // appenders wait for queue space
@@ -64,6 +78,12 @@ class RocksEventLog final : public EventLog {
   Status failed_;
   bool stopping_ = false;
   std::thread writer_;
+  // Acknowledgements, in append order, on their own thread.
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<Completed> done_;
+  bool done_stopping_ = false;
+  std::thread completer_;
 };
 
 }  // namespace remit
