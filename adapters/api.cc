@@ -184,6 +184,26 @@ std::optional<json> FamilyView(const Reader& r, const std::string& practice,
   }
   json pending = json::array();
   Cents pending_total = 0;
+  for (const auto& m : members) {
+    std::string prefix = pj::PendingPrefix(practice, m["patient_id"].get<std::string>());
+    std::vector<std::string> ids;
+    r.scan(prefix, [&](std::string_view, std::string_view v) {
+      ids.emplace_back(v);
+      return true;
+    });
+    for (const auto& id : ids) {
+      auto pv = r.get(pj::PaymentKey(practice, id));
+      if (!pv) continue;
+      json p = json::parse(*pv);
+      pending_total += p.value("amount_cents", Cents{0});
+      pending.push_back({{"payment_id", id},
+                         {"patient_id", p["patient_id"]},
+                         {"amount_cents", p["amount_cents"]},
+                         {"submitted_at", FormatTime(p.value("submitted_at_us", int64_t{0}))},
+                         {"card_brand", p["card_brand"]},
+                         {"card_last4", p["card_last4"]}});
+    }
+  }
   return json{{"currency", practice_j.value("currency", "USD")},
               {"payments_enabled", practice_j.value("portal_payments_enabled", false)},
               {"guarantor_id", guarantor},
@@ -230,20 +250,68 @@ std::string ActorOf(const Principal& p) {
   return "anonymous";
 }
 
+int HttpStatusFor(engine::Reject r) {
+  using engine::Reject;
+  switch (r) {
+    case Reject::kPracticeExists:
+    case Reject::kChargeConflict:
+    case Reject::kUsernameTaken:
+    case Reject::kNotPostable: return 409;
+    case Reject::kPracticeNotFound:
+    case Reject::kPatientNotFound:
+    case Reject::kTokenNotFound:
+    case Reject::kCardNotFound:
+    case Reject::kPaymentNotFound:
+    case Reject::kNotificationNotFound: return 404;
+    case Reject::kValidationFailed:
+    case Reject::kInvalidInvite: return 400;
+    case Reject::kIdentityNotVerified:
+    case Reject::kInvalidCredentials:
+    case Reject::kInvalidCode:
+    case Reject::kSessionNotFound: return 401;
+    case Reject::kLockedOut: return 429;
+    case Reject::kPaymentsDisabled: return 403;
+    case Reject::kInvalidGuarantor:
+    case Reject::kAmountExceedsBalance: return 422;
+  }
+  return 500;
+}
+
+HttpResponse FromRejection(const engine::Rejection& rej) {
+  return Problem(HttpStatusFor(rej.reason), engine::RejectCode(rej.reason), rej.detail);
+}
+
 HttpResponse FromExec(const Result<ExecResult>& r) {
   if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
-  const auto& rej = *r->rejection;
-  int status = 422;
-  switch (rej.reason) {
-    case engine::Reject::kPracticeExists:
-    case engine::Reject::kChargeConflict: status = 409; break;
-    case engine::Reject::kPracticeNotFound:
-    case engine::Reject::kPatientNotFound:
-    case engine::Reject::kTokenNotFound: status = 404; break;
-    case engine::Reject::kValidationFailed: status = 400; break;
-    case engine::Reject::kInvalidGuarantor: status = 422; break;
-  }
-  return Problem(status, engine::RejectCode(rej.reason), rej.detail);
+  return FromRejection(*r->rejection);
+}
+
+
+json TransactionJson(const json& p) {
+  auto time_or_null = [](const json& v) { return v.is_number() ? json(FormatTime(v.get<int64_t>())) : json(nullptr); };
+  return json{{"payment_id", p["payment_id"]},
+              {"patient_id", p["patient_id"]},
+              {"guarantor_id", p["guarantor_id"]},
+              {"patient_name", p["patient_name"]},
+              {"amount_cents", p["amount_cents"]},
+              {"status", p["status"]},
+              {"ledger_status", p["status"] == "succeeded" ? p["ledger_status"] : json(nullptr)},
+              {"card_brand", p["card_brand"]},
+              {"card_last4", p["card_last4"]},
+              {"submitted_at", time_or_null(p["submitted_at_us"])},
+              {"posted_at", time_or_null(p["posted_at_us"])},
+              {"decline_reason", p["decline_reason"]}};
+}
+
+std::string BearerOf(const HttpRequest& req) {
+  std::string h = req.Header("authorization");
+  if (h.size() > 7 && (h.starts_with("Bearer ") || h.starts_with("bearer "))) return h.substr(7);
+  return {};
+}
+
+template <typename T>
+const engine::Rejection* RejectionOf(const Outcome<T>& r) {
+  return r->index() == 0 ? &std::get<0>(*r) : nullptr;
 }
 
 }  // namespace
@@ -337,16 +405,20 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
                    {}};
     return r;
   }
+  if (n >= 1 && parts[0] == "sandbox-gateway") return RouteSandbox(req, route);
   if (n < 2 || parts[0] != "api" || parts[1] != "v1") {
     return Problem(404, "not_found", "no such path: " + req.path);
   }
+  if (n >= 4 && parts[2] == "portal") return RoutePortal(req, parts, route);
 
-  auto bearer = [&]() -> std::string {
-    std::string h = req.Header("authorization");
-    if (h.size() > 7 && (h.starts_with("Bearer ") || h.starts_with("bearer "))) return h.substr(7);
-    return {};
-  };
-  Principal who = app_->Authenticate(bearer());
+  Principal who = app_->Authenticate(BearerOf(req));
+  if (who.kind == Principal::Kind::kNone) {
+    if (auto session = node_->portal->Authenticate(BearerOf(req))) {
+      who.kind = Principal::Kind::kPatient;
+      who.practice_id = session->practice_id;
+      who.patient_id = session->patient_id;
+    }
+  }
   auto unauthorized = [] { return Problem(401, "unauthorized", "a valid bearer token is required"); };
 
   // GET /api/v1/whoami
@@ -586,6 +658,294 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     return Json(200, *v);
   }
 
+  // GET /api/v1/practices/{p}/inbox[?unread=true]
+  if (n == 5 && parts[4] == "inbox") {
+    *route = "/api/v1/practices/{p}/inbox";
+    if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+    if (auto d = deny("staff", false)) return *d;
+    auto unread = req.query.find("unread");
+    bool only_unread = unread != req.query.end() && (unread->second == "true" || unread->second == "1");
+    json items = json::array();
+    app_->views().Scan(pj::InboxPrefix(pid), [&](std::string_view, std::string_view v) {
+      json n = json::parse(v);
+      if (only_unread && n.value("read", false)) return true;
+      n["created_at"] = FormatTime(n.value("created_at_us", int64_t{0}));
+      n.erase("created_at_us");
+      items.push_back(std::move(n));
+      return items.size() < 1000;
+    });
+    // Unread first, each group newest first (the scan is newest first).
+    std::stable_partition(items.begin(), items.end(), [](const json& n) { return !n.value("read", false); });
+    return Json(200, {{"items", items}});
+  }
+
+  // POST /api/v1/practices/{p}/inbox/{notification_id}/read
+  if (n == 7 && parts[4] == "inbox" && parts[6] == "read") {
+    *route = "/api/v1/practices/{p}/inbox/{id}/read";
+    if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
+    if (auto d = deny("staff", false)) return *d;
+    auto r = app_->Execute(ctx_for("read:" + parts[5]), engine::MarkNotificationRead{parts[5]});
+    if (!r.ok() || r->rejection) return FromExec(r);
+    auto key = app_->views().Get(pj::InboxIdKey(pid, parts[5]));
+    json n = key ? json::parse(app_->views().Get(*key).value_or("{}")) : json::object();
+    if (n.contains("created_at_us")) {
+      n["created_at"] = FormatTime(n.value("created_at_us", int64_t{0}));
+      n.erase("created_at_us");
+    }
+    return Json(200, n);
+  }
+
+  // GET /api/v1/practices/{p}/transactions[?limit=&cursor=]
+  if (n == 5 && parts[4] == "transactions") {
+    *route = "/api/v1/practices/{p}/transactions";
+    if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+    if (auto d = deny("auditor", false)) return *d;
+    size_t limit = 50;
+    if (auto l = req.query.find("limit"); l != req.query.end()) {
+      char* end = nullptr;
+      long v = std::strtol(l->second.c_str(), &end, 10);
+      if (l->second.empty() || *end != '\0' || v < 1 || v > 500) {
+        return Problem(400, "validation_failed", "limit must be an integer from 1 to 500");
+      }
+      limit = static_cast<size_t>(v);
+    }
+    std::string prefix = pj::TransactionPrefix(pid);
+    std::string start;
+    if (auto c = req.query.find("cursor"); c != req.query.end() && !c->second.empty()) {
+      // The cursor is the key after which the next page starts.
+      std::string cursor = c->second;
+      if (cursor.find('/') != std::string::npos || cursor.size() > 200) {
+        return Problem(400, "validation_failed", "bad cursor");
+      }
+      std::replace(cursor.begin(), cursor.end(), '.', '/');
+      start = prefix + cursor;
+      start.push_back('\0');  // the first key after the cursor's
+    }
+    json items = json::array();
+    std::string last;
+    bool more = false;
+    app_->views().Scan(prefix, [&](std::string_view k, std::string_view v) {
+      if (items.size() == limit) {
+        more = true;
+        return false;
+      }
+      auto pv = app_->views().Get(pj::PaymentKey(pid, v));
+      if (pv) items.push_back(TransactionJson(json::parse(*pv)));
+      last = std::string(k.substr(prefix.size()));
+      return true;
+    }, start);
+    std::replace(last.begin(), last.end(), '/', '.');
+    json next = more ? json(last) : json(nullptr);
+    return Json(200, {{"items", items}, {"next_cursor", next}});
+  }
+
+  // POST /api/v1/practices/{p}/payments/{payment_id}/post-to-ledger
+  if (n == 7 && parts[4] == "payments" && parts[6] == "post-to-ledger") {
+    *route = "/api/v1/practices/{p}/payments/{id}/post-to-ledger";
+    if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
+    if (auto d = deny("staff", false)) return *d;
+    auto r = app_->Execute(ctx_for("post:" + parts[5]), engine::PostPayment{parts[5]});
+    if (!r.ok() || r->rejection) return FromExec(r);
+    auto pv = app_->views().Get(pj::PaymentKey(pid, parts[5]));
+    return Json(200, TransactionJson(json::parse(pv.value_or("{}"))));
+  }
+
+  return Problem(404, "not_found", "no such path: " + req.path);
+}
+
+
+}  // namespace remit
+
+namespace remit {
+
+HttpResponse Api::RouteSandbox(const HttpRequest& req, std::string* route) {
+  *route = "/sandbox-gateway/v1/tokens";
+  if (req.path != "/sandbox-gateway/v1/tokens") return Problem(404, "not_found", "no such path: " + req.path);
+  if (req.method != "POST") return Problem(405, "method_not_allowed", "use POST");
+  json b = ParseBody(req);
+  std::string number = Str(b, "number");
+  auto month = b.find("exp_month"), year = b.find("exp_year");
+  if (month == b.end() || !month->is_number_integer() || year == b.end() || !year->is_number_integer()) {
+    throw Invalid{400, "validation_failed", "exp_month and exp_year must be integers"};
+  }
+  std::string cvc = Str(b, "cvc");
+  if (number.size() > 32) throw Invalid{422, "invalid_card", "the card number is not valid"};
+  auto t = node_->sandbox->Tokenize(number, month->get<int>(), year->get<int>(), cvc, NowMicros());
+  if (!t.ok()) {
+    if (t.status().code() == Status::Code::kInvalidArgument) {
+      return Problem(422, "invalid_card", t.status().message());
+    }
+    return Problem(503, "unavailable", t.status().ToString());
+  }
+  HttpResponse r = Json(201, {{"card_token", t->token},
+                              {"brand", t->card.brand},
+                              {"last4", t->card.last4},
+                              {"exp_month", t->card.exp_month},
+                              {"exp_year", t->card.exp_year}});
+  // The page posts card fields here from the portal's origin.
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::string>& parts,
+                              std::string* route) {
+  const std::string& m = req.method;
+  const std::string& pid = parts[3];
+  size_t n = parts.size();
+  if (!IsValidPracticeId(pid) || !app_->PracticeExists(pid)) {
+    return Problem(404, "not_found", "no practice " + pid);
+  }
+  auto post_only = [&]() -> std::optional<HttpResponse> {
+    if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
+    return std::nullopt;
+  };
+  Portal& portal = *node_->portal;
+
+  if (n == 5 && parts[4] == "enroll") {
+    *route = "/api/v1/portal/{p}/enroll";
+    if (auto d = post_only()) return *d;
+    json b = ParseBody(req);
+    std::string code = Str(b, "invite_code"), username = Str(b, "username"),
+                password = Str(b, "password");
+    if (!IsValidUsername(username)) {
+      throw Invalid{400, "validation_failed",
+                    "username must be 3 to 64 letters, digits or . _ - @ +"};
+    }
+    if (code.empty() || code.size() > 128) return Problem(400, "invalid_invite", "the invite code is not valid");
+    if (auto weak = PasswordWeakness(password, username)) return Problem(422, "weak_password", *weak);
+    auto r = portal.Enroll(pid, code, username, password);
+    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+    if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+    const auto& e = std::get<1>(*r);
+    return Json(201, {{"totp_secret_base32", e.totp_secret_base32}, {"otpauth_uri", e.otpauth_uri}});
+  }
+  if (n == 5 && parts[4] == "identity-check") {
+    *route = "/api/v1/portal/{p}/identity-check";
+    if (auto d = post_only()) return *d;
+    json b = ParseBody(req);
+    std::string username = Str(b, "username"), method = Str(b, "method"), value = Str(b, "value");
+    if (method != "phone" && method != "email" && method != "initials") {
+      throw Invalid{400, "validation_failed", "method must be phone, email or initials"};
+    }
+    if (username.size() > 64 || value.size() > 200) {
+      return Problem(401, "identity_not_verified", "we could not confirm who you are");
+    }
+    auto r = portal.CheckIdentity(pid, username, method, value);
+    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+    if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+    return Json(200, {{"identity_token", std::get<1>(*r)},
+                      {"expires_in_seconds", engine::kIdentityTokenTtlUs / 1000000}});
+  }
+  if (n == 5 && parts[4] == "login") {
+    *route = "/api/v1/portal/{p}/login";
+    if (auto d = post_only()) return *d;
+    json b = ParseBody(req);
+    std::string token = Str(b, "identity_token"), username = Str(b, "username"),
+                password = Str(b, "password");
+    if (password.size() > 1024) return Problem(401, "invalid_credentials", "wrong username or password");
+    auto r = portal.Login(pid, token, username, password);
+    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+    if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+    return Json(200, {{"challenge_token", std::get<1>(*r)}, {"factor", "totp"}});
+  }
+  if (n == 6 && parts[4] == "login" && parts[5] == "verify") {
+    *route = "/api/v1/portal/{p}/login/verify";
+    if (auto d = post_only()) return *d;
+    json b = ParseBody(req);
+    std::string token = Str(b, "challenge_token"), code = Str(b, "code");
+    auto r = portal.VerifyCode(pid, token, code);
+    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+    if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+    const auto& ns = std::get<1>(*r);
+    return Json(200, {{"session_token", ns.token}, {"expires_at", FormatTime(ns.expires_at_us)}});
+  }
+
+  // Everything below needs a patient session of this practice.
+  std::string bearer = BearerOf(req);
+  auto session = portal.Authenticate(bearer);
+  if (!session) {
+    if (bearer.empty() || app_->Authenticate(bearer).kind == Principal::Kind::kNone) {
+      return Problem(401, "unauthorized", "sign in to the portal first");
+    }
+    return Problem(403, "forbidden", "staff tokens cannot use the patient portal");
+  }
+  if (session->practice_id != pid) return Problem(403, "forbidden", "this session is for another practice");
+
+  if (n == 5 && parts[4] == "logout") {
+    *route = "/api/v1/portal/{p}/logout";
+    if (auto d = post_only()) return *d;
+    Status s = portal.Logout(*session);
+    if (!s.ok()) return Problem(503, "unavailable", s.ToString());
+    return HttpResponse{204, "", "", {}};
+  }
+  if (n == 6 && parts[4] == "me" && parts[5] == "balances") {
+    *route = "/api/v1/portal/{p}/me/balances";
+    if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+    auto v = FamilyView(LiveReader(app_->views()), pid, session->patient_id);
+    if (!v) return Problem(404, "patient_not_found", "no patient record");
+    return Json(200, *v);
+  }
+  if (n >= 6 && parts[4] == "me" && parts[5] == "cards") {
+    if (n == 6) {
+      *route = "/api/v1/portal/{p}/me/cards";
+      if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+      json items = json::array();
+      app_->views().Scan(pj::CardPrefix(pid, session->patient_id), [&](std::string_view, std::string_view v) {
+        items.push_back(json::parse(v));
+        return true;
+      });
+      return Json(200, {{"items", items}});
+    }
+    if (n == 7) {
+      *route = "/api/v1/portal/{p}/me/cards/{id}";
+      if (m != "DELETE") return Problem(405, "method_not_allowed", "use DELETE");
+      engine::CommandContext ctx{pid, "card-remove:" + parts[6] + ":" + RandomHex(8), {},
+                                 "patient:" + session->patient_id, 0};
+      auto r = app_->Execute(ctx, engine::RemoveCard{session->patient_id, parts[6]});
+      if (!r.ok() || r->rejection) return FromExec(r);
+      return HttpResponse{204, "", "", {}};
+    }
+  }
+  if (n == 6 && parts[4] == "me" && parts[5] == "payments") {
+    *route = "/api/v1/portal/{p}/me/payments";
+    if (auto d = post_only()) return *d;
+    if (req.Header("idempotency-key").empty()) {
+      return Problem(400, "idempotency_key_required", "POST /me/payments needs an Idempotency-Key header");
+    }
+    Principal who;
+    who.kind = Principal::Kind::kPatient;
+    who.practice_id = pid;
+    who.patient_id = session->patient_id;
+    return WithIdempotency(req, who, [&] {
+      json b = ParseBody(req);
+      PaymentRequest pr;
+      pr.amount_cents = PositiveCents(b, "amount_cents");
+      pr.card_id = Str(b, "card_id", false);
+      pr.card_token = Str(b, "card_token", false);
+      auto save = OptBool(b, "save_card");
+      pr.save_card = save.value_or(false);
+      if (pr.card_id.empty() == pr.card_token.empty()) {
+        throw Invalid{400, "validation_failed", "give exactly one of card_id and card_token"};
+      }
+      auto r = portal.Pay(*session, req.Header("idempotency-key"), pr);
+      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+      const PaymentResult& p = std::get<1>(*r);
+      if (!p.succeeded) {
+        HttpResponse resp = Problem(402, "card_declined", "the card was declined");
+        json j = json::parse(resp.body);
+        j["payment_id"] = p.payment_id;
+        j["decline_reason"] = p.decline_reason;
+        resp.body = j.dump();
+        return resp;
+      }
+      return Json(201, {{"payment_id", p.payment_id},
+                        {"status", "succeeded"},
+                        {"amount_cents", p.amount_cents},
+                        {"ledger_status", p.posted ? "posted" : "pending"},
+                        {"card", {{"brand", p.brand}, {"last4", p.last4}}}});
+    });
+  }
   return Problem(404, "not_found", "no such path: " + req.path);
 }
 

@@ -12,22 +12,27 @@
 #include "adapters/app.h"
 #include "adapters/http_server.h"
 #include "adapters/metrics.h"
+#include "adapters/node.h"
 
 namespace remit {
 
 class Api {
  public:
-  explicit Api(App* app) : app_(app) {}
+  explicit Api(Node* node) : node_(node), app_(node->app.get()) {}
   HttpResponse Handle(const HttpRequest& req);
   Metrics& metrics() { return metrics_; }
 
  private:
   HttpResponse Route(const HttpRequest& req, std::string* route);
+  HttpResponse RoutePortal(const HttpRequest& req, const std::vector<std::string>& parts,
+                           std::string* route);
+  HttpResponse RouteSandbox(const HttpRequest& req, std::string* route);
   // Runs `fn` under the request's Idempotency-Key (if any): replays, conflicts, waits for an
   // identical request in flight, and stores the answer.
   HttpResponse WithIdempotency(const HttpRequest& req, const Principal& who,
                                const std::function<HttpResponse()>& fn);
 
+  Node* node_;
   App* app_;
   Metrics metrics_;
   std::mutex idem_mu_;

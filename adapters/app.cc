@@ -136,6 +136,25 @@ App::Slot* App::GetSlot(const std::string& practice_id, bool create) {
   return slot.get();
 }
 
+std::vector<std::string> App::Practices() const {
+  std::shared_lock<std::shared_mutex> l(slots_mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, slot] : slots_) {
+    if (slot->state.registered) out.push_back(id);
+  }
+  return out;
+}
+
+bool App::Inspect(const std::string& practice_id,
+                  const std::function<void(const engine::PracticeState&)>& f) {
+  Slot* slot = GetSlot(practice_id, false);
+  if (slot == nullptr) return false;
+  std::lock_guard<std::mutex> l(slot->mu);
+  if (!slot->state.registered) return false;
+  f(slot->state);
+  return true;
+}
+
 bool App::PracticeExists(const std::string& practice_id) const {
   std::shared_lock<std::shared_mutex> l(slots_mu_);
   auto it = slots_.find(practice_id);
@@ -178,6 +197,8 @@ Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Comman
       events_appended_ += events.size();
       out.end_offset = first.value() + events.size();
     }
+    // A recorded failure: its events are durable, and the caller still hears a rejection.
+    if (d.failure) out.rejection = d.failure;
   }
   if (!runner_->WaitApplied(out.end_offset, kApplyWait)) {
     Status s = runner_->status();

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <vector>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,6 +78,12 @@ class App {
                                                               const std::string& actor);
 
   bool PracticeExists(const std::string& practice_id) const;
+  std::vector<std::string> Practices() const;
+
+  // Runs `f` on the practice's decision state under its lock; false if the practice is unknown.
+  // `f` must be quick: it holds up every command of the practice.
+  bool Inspect(const std::string& practice_id,
+               const std::function<void(const engine::PracticeState&)>& f);
 
   const AppOptions& options() const { return options_; }
   // Set once the listener is bound (its port may be chosen by the OS).

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
@@ -15,7 +16,7 @@ template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
 Decision Rejected(Reject r, std::string detail) {
-  return Decision{Rejection{r, std::move(detail)}, Outcome::kUnchanged};
+  return Decision{Rejection{r, std::move(detail)}, Outcome::kUnchanged, std::nullopt};
 }
 
 // Builds the decision's events with ids derived from the command key and their index.
@@ -35,7 +36,7 @@ Decision Emit(const CommandContext& ctx, std::vector<Payload> payloads,
     e.payload = std::move(p);
     events.push_back(std::move(e));
   }
-  return Decision{std::move(events), outcome};
+  return Decision{std::move(events), outcome, std::nullopt};
 }
 
 bool SamePatient(const PatientUpserted& a, const PatientUpserted& b) {
@@ -49,6 +50,133 @@ bool SamePatient(const PatientUpserted& a, const PatientUpserted& b) {
   std::abort();
 }
 
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Trim(const std::string& s) {
+  size_t a = s.find_first_not_of(" \t\r\n");
+  if (a == std::string::npos) return {};
+  size_t b = s.find_last_not_of(" \t\r\n");
+  return s.substr(a, b - a + 1);
+}
+
+std::string LastDigits(const std::string& s, size_t n) {
+  std::string d;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') d.push_back(c);
+  }
+  return d.size() <= n ? d : d.substr(d.size() - n);
+}
+
+// Failures of a username within the identity window that ends at `now`.
+int RecentIdentityFailures(const PracticeState& s, const std::string& username, int64_t now) {
+  auto it = s.identity_failures.find(username);
+  if (it == s.identity_failures.end()) return 0;
+  int n = 0;
+  for (int64_t t : it->second) {
+    if (t > now - kIdentityWindowUs) ++n;
+  }
+  return n;
+}
+
+bool PaymentCountsAsPending(const PaymentState& p) {
+  return p.status == PaymentStatus::kSubmitted ||
+         (p.status == PaymentStatus::kSucceeded && !p.posted);
+}
+
+}  // namespace
+
+bool IdentityMatches(const PatientUpserted& p, const std::string& method, const std::string& value) {
+  if (method == "phone") {
+    std::string want = LastDigits(p.phone, 10), got = LastDigits(value, 10);
+    return want.size() == 10 && got == want;
+  }
+  if (method == "email") {
+    std::string want = Lower(Trim(p.email));
+    return !want.empty() && Lower(Trim(value)) == want;
+  }
+  if (method == "initials") {
+    if (p.first_name.empty() || p.last_name.empty()) return false;
+    std::string want = Lower(std::string{p.first_name[0], p.last_name[0]});
+    return Lower(Trim(value)) == want;
+  }
+  return false;
+}
+
+std::string GuarantorOf(const PracticeState& s, const std::string& patient_id) {
+  auto it = s.patients.find(patient_id);
+  if (it == s.patients.end()) return {};
+  return it->second.record.guarantor_id.empty() ? patient_id : it->second.record.guarantor_id;
+}
+
+std::vector<std::string> ViewMembers(const PracticeState& s, const std::string& patient_id) {
+  auto it = s.patients.find(patient_id);
+  if (it == s.patients.end()) return {};
+  std::vector<std::string> members = {patient_id};
+  if (!it->second.record.guarantor_id.empty()) return members;
+  for (const auto& [id, p] : s.patients) {
+    if (p.record.guarantor_id == patient_id) members.push_back(id);
+  }
+  return members;
+}
+
+Cents PatientBalance(const PracticeState& s, const std::string& patient_id) {
+  Cents b = 0;
+  for (const auto& [id, c] : s.charges) {
+    if (c.patient_id == patient_id) b += c.open_cents;
+  }
+  auto credit = s.credits.find(patient_id);
+  if (credit != s.credits.end()) b -= credit->second;
+  return b;
+}
+
+Cents AmountDue(const PracticeState& s, const std::string& patient_id) {
+  auto members = ViewMembers(s, patient_id);
+  Cents due = 0;
+  for (const auto& m : members) due += PatientBalance(s, m);
+  for (const auto& [id, p] : s.payments) {
+    if (!PaymentCountsAsPending(p)) continue;
+    if (std::find(members.begin(), members.end(), p.submitted.patient_id) != members.end()) {
+      due -= p.submitted.amount_cents;
+    }
+  }
+  return std::max<Cents>(0, due);
+}
+
+PaymentPosted Allocate(const PracticeState& s, const PaymentState& payment) {
+  const PaymentSubmitted& p = payment.submitted;
+  auto members = ViewMembers(s, p.patient_id);
+  std::vector<std::pair<std::pair<std::string, std::string>, const ChargeState*>> open;
+  for (const auto& [id, c] : s.charges) {
+    if (c.open_cents <= 0) continue;
+    if (std::find(members.begin(), members.end(), c.patient_id) == members.end()) continue;
+    open.push_back({{c.service_date, id}, &c});
+  }
+  std::sort(open.begin(), open.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  PaymentPosted out;
+  out.payment_id = p.payment_id;
+  out.guarantor_id = p.guarantor_id;
+  Cents left = p.amount_cents;
+  for (const auto& [key, c] : open) {
+    if (left == 0) break;
+    Cents take = std::min(left, c->open_cents);
+    out.allocations.push_back({key.second, c->patient_id, take});
+    left -= take;
+  }
+  out.unapplied_cents = left;
+  Cents total = out.unapplied_cents;
+  for (const auto& a : out.allocations) total += a.amount_cents;
+  if (total != p.amount_cents || left < 0) Broken("posting does not balance");
+  return out;
+}
+
+std::string NotificationIdFor(const std::string& payment_id) { return "ntf_" + payment_id; }
+
+namespace {
+
 }  // namespace
 
 std::string_view RejectCode(Reject r) {
@@ -60,6 +188,19 @@ std::string_view RejectCode(Reject r) {
     case Reject::kChargeConflict: return "charge_conflict";
     case Reject::kTokenNotFound: return "not_found";
     case Reject::kValidationFailed: return "validation_failed";
+    case Reject::kInvalidInvite: return "invalid_invite";
+    case Reject::kUsernameTaken: return "username_taken";
+    case Reject::kIdentityNotVerified: return "identity_not_verified";
+    case Reject::kLockedOut: return "locked_out";
+    case Reject::kInvalidCredentials: return "invalid_credentials";
+    case Reject::kInvalidCode: return "invalid_code";
+    case Reject::kSessionNotFound: return "unauthorized";
+    case Reject::kPaymentsDisabled: return "payments_disabled";
+    case Reject::kAmountExceedsBalance: return "amount_exceeds_balance";
+    case Reject::kCardNotFound: return "card_not_found";
+    case Reject::kPaymentNotFound: return "not_found";
+    case Reject::kNotPostable: return "not_postable";
+    case Reject::kNotificationNotFound: return "not_found";
   }
   return "internal";
 }
@@ -87,7 +228,7 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
                                  c.auto_post_to_ledger.value_or(s.auto_post_to_ledger)};
             if (next.portal_payments_enabled == s.portal_payments_enabled &&
                 next.auto_post_to_ledger == s.auto_post_to_ledger) {
-              return Decision{std::vector<Event>{}, Outcome::kUnchanged};
+              return Decision{std::vector<Event>{}, Outcome::kUnchanged, std::nullopt};
             }
             return Emit(ctx, {next}, Outcome::kUpdated);
           },
@@ -100,7 +241,7 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
             if (it == s.tokens.end()) {
               return Rejected(Reject::kTokenNotFound, "no token " + c.token_id);
             }
-            if (it->second.revoked) return Decision{std::vector<Event>{}, Outcome::kUnchanged};
+            if (it->second.revoked) return Decision{std::vector<Event>{}, Outcome::kUnchanged, std::nullopt};
             return Emit(ctx, {StaffTokenRevoked{c.token_id}}, Outcome::kUpdated);
           },
           [&](const UpsertPatient& c) -> Decision {
@@ -127,7 +268,7 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
             }
             if (existing == s.patients.end()) return Emit(ctx, {p}, Outcome::kCreated);
             if (SamePatient(existing->second.record, p)) {
-              return Decision{std::vector<Event>{}, Outcome::kUnchanged};
+              return Decision{std::vector<Event>{}, Outcome::kUnchanged, std::nullopt};
             }
             return Emit(ctx, {p}, Outcome::kUpdated);
           },
@@ -136,7 +277,7 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
             auto existing = s.charges.find(ch.charge_id);
             if (existing != s.charges.end()) {
               if (existing->second.fingerprint == ChargeFingerprint(ch)) {
-                return Decision{std::vector<Event>{}, Outcome::kUnchanged};
+                return Decision{std::vector<Event>{}, Outcome::kUnchanged, std::nullopt};
               }
               return Rejected(Reject::kChargeConflict,
                               "charge " + ch.charge_id + " exists with another body");
@@ -152,6 +293,189 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
               return Rejected(Reject::kPatientNotFound, "no patient " + c.patient_id);
             }
             return Emit(ctx, {PortalInviteIssued{c.patient_id, c.invite_id, c.expires_at_us}});
+          },
+          [&](const Enroll& c) -> Decision {
+            auto inv = s.invites.find(c.invite_id);
+            if (inv == s.invites.end() || inv->second.used ||
+                inv->second.expires_at_us <= ctx.now_us) {
+              return Rejected(Reject::kInvalidInvite, "the invite code is unknown, used or expired");
+            }
+            auto taken = s.users.find(c.username);
+            if (taken != s.users.end() && taken->second.patient_id != inv->second.patient_id) {
+              return Rejected(Reject::kUsernameTaken, "username " + c.username + " is taken");
+            }
+            return Emit(ctx, {PortalEnrolled{inv->second.patient_id, c.username, c.invite_id}});
+          },
+          [&](const CheckIdentity& c) -> Decision {
+            if (RecentIdentityFailures(s, c.username, ctx.now_us) >= kIdentityFailuresMax) {
+              return Rejected(Reject::kLockedOut, "too many identity checks failed; try later");
+            }
+            auto user = s.users.find(c.username);
+            const PatientState* patient = nullptr;
+            if (user != s.users.end()) {
+              auto p = s.patients.find(user->second.patient_id);
+              if (p != s.patients.end()) patient = &p->second;
+            }
+            if (patient == nullptr || !IdentityMatches(patient->record, c.method, c.value)) {
+              std::vector<Payload> events = {IdentityFailed{
+                  c.username, c.method, patient == nullptr ? "unknown_username" : "mismatch"}};
+              if (RecentIdentityFailures(s, c.username, ctx.now_us) + 1 >= kIdentityFailuresMax) {
+                events.push_back(LockedOut{c.username, "identity", ctx.now_us + kIdentityWindowUs});
+              }
+              Decision d = Emit(ctx, std::move(events));
+              d.outcome = Outcome::kUnchanged;
+              d.failure = Rejection{Reject::kIdentityNotVerified, "we could not confirm who you are"};
+              return d;
+            }
+            return Emit(ctx, {IdentityVerified{c.username, user->second.patient_id, c.method,
+                                               c.identity_id,
+                                               ctx.now_us + kIdentityTokenTtlUs}});
+          },
+          [&](const Login& c) -> Decision {
+            auto grant = s.identity_grants.find(c.identity_id);
+            if (grant == s.identity_grants.end() || grant->second.username != c.username ||
+                grant->second.expires_at_us <= ctx.now_us) {
+              return Rejected(Reject::kIdentityNotVerified, "confirm who you are first");
+            }
+            auto user = s.users.find(c.username);
+            if (user == s.users.end()) {
+              return Rejected(Reject::kIdentityNotVerified, "confirm who you are first");
+            }
+            const PortalUser& u = user->second;
+            if (u.password_locked_until_us > ctx.now_us) {
+              return Rejected(Reject::kLockedOut, "too many wrong passwords; try later");
+            }
+            if (!c.password_ok) {
+              std::vector<Payload> events = {PasswordFailed{c.username, "wrong_password"}};
+              int failures = (u.password_locked_until_us != 0 ? 0 : u.password_failures) + 1;
+              if (failures >= kPasswordFailuresMax) {
+                events.push_back(LockedOut{c.username, "password", ctx.now_us + kPasswordLockUs});
+              }
+              Decision d = Emit(ctx, std::move(events));
+              d.outcome = Outcome::kUnchanged;
+              d.failure = Rejection{Reject::kInvalidCredentials, "wrong username or password"};
+              return d;
+            }
+            return Emit(ctx, {PasswordVerified{c.username, u.patient_id, c.challenge_id,
+                                               ctx.now_us + kChallengeTtlUs}});
+          },
+          [&](const VerifyCode& c) -> Decision {
+            auto ch = s.challenges.find(c.challenge_id);
+            if (ch == s.challenges.end() || ch->second.spent ||
+                ch->second.expires_at_us <= ctx.now_us ||
+                ch->second.failures >= kCodeFailuresMax) {
+              return Rejected(Reject::kInvalidCode, "this sign-in has expired; start again");
+            }
+            const Grant& g = ch->second;
+            auto user = s.users.find(g.username);
+            if (user == s.users.end()) Broken("challenge for an unknown user");
+            bool replay = c.matched_step && *c.matched_step <= user->second.last_totp_step;
+            if (!c.matched_step || replay) {
+              Decision d = Emit(ctx, {SecondFactorFailed{g.username, replay ? "code_reused" : "wrong_code",
+                                                          c.challenge_id}});
+              d.outcome = Outcome::kUnchanged;
+              d.failure = Rejection{Reject::kInvalidCode, "wrong or already used code"};
+              return d;
+            }
+            return Emit(ctx, {SecondFactorVerified{g.username, g.patient_id, *c.matched_step,
+                                                   c.challenge_id},
+                              SessionStarted{c.session_id, g.patient_id,
+                                             ctx.now_us + kSessionTtlUs, g.username}});
+          },
+          [&](const Logout& c) -> Decision {
+            auto it = s.sessions.find(c.session_id);
+            if (it == s.sessions.end()) {
+              return Rejected(Reject::kSessionNotFound, "no such session");
+            }
+            if (it->second.ended) return Decision{std::vector<Event>{}, Outcome::kUnchanged, std::nullopt};
+            return Emit(ctx, {SessionEnded{c.session_id, c.reason}}, Outcome::kUpdated);
+          },
+          [&](const SubmitPayment& c) -> Decision {
+            if (auto existing = s.payments.find(c.payment_id); existing != s.payments.end()) {
+              // The same request again (its id comes from the idempotency key): nothing new.
+              return Decision{std::vector<Event>{}, Outcome::kUnchanged, std::nullopt};
+            }
+            if (!s.portal_payments_enabled) {
+              return Rejected(Reject::kPaymentsDisabled, "this practice does not take portal payments");
+            }
+            if (!s.patients.contains(c.patient_id)) {
+              return Rejected(Reject::kPatientNotFound, "no patient " + c.patient_id);
+            }
+            if (c.amount_cents <= 0) Broken("non-positive payment reached the engine");
+            PaymentSubmitted p{c.payment_id, c.patient_id, GuarantorOf(s, c.patient_id),
+                               c.amount_cents, c.card_id, c.brand, c.last4, c.save_card,
+                               c.processor_token, c.exp_month, c.exp_year};
+            if (!c.card_id.empty()) {
+              auto card = s.cards.find(c.card_id);
+              if (card == s.cards.end() || card->second.removed ||
+                  card->second.card.patient_id != c.patient_id) {
+                return Rejected(Reject::kCardNotFound, "no saved card " + c.card_id);
+              }
+              const CardSaved& k = card->second.card;
+              p.card_brand = k.brand;
+              p.card_last4 = k.last4;
+              p.processor_token = k.processor_token;
+              p.exp_month = k.exp_month;
+              p.exp_year = k.exp_year;
+              p.save_card = false;
+            }
+            Cents due = AmountDue(s, c.patient_id);
+            if (c.amount_cents > due) {
+              return Rejected(Reject::kAmountExceedsBalance,
+                              "the most you can pay now is " + std::to_string(due) + " cents");
+            }
+            return Emit(ctx, {p});
+          },
+          [&](const RecordPaymentOutcome& c) -> Decision {
+            auto it = s.payments.find(c.payment_id);
+            if (it == s.payments.end()) return Rejected(Reject::kPaymentNotFound, "no payment");
+            if (it->second.status != PaymentStatus::kSubmitted) {
+              return Decision{std::vector<Event>{}, Outcome::kUnchanged, std::nullopt};
+            }
+            if (!c.succeeded) return Emit(ctx, {PaymentDeclined{c.payment_id, c.decline_reason}});
+            std::vector<Payload> events = {PaymentSucceeded{c.payment_id, c.processor_ref}};
+            const PaymentSubmitted& p = it->second.submitted;
+            if (p.save_card && p.card_id.empty() && !c.new_card_id.empty()) {
+              events.push_back(CardSaved{c.new_card_id, p.patient_id, p.processor_token,
+                                         p.card_brand, p.card_last4, p.exp_month, p.exp_year});
+            }
+            if (s.auto_post_to_ledger) {
+              PaymentState succeeded = it->second;
+              succeeded.status = PaymentStatus::kSucceeded;
+              PaymentPosted posted = Allocate(s, succeeded);
+              posted.posted_by = "auto";
+              events.push_back(posted);
+            }
+            return Emit(ctx, std::move(events));
+          },
+          [&](const PostPayment& c) -> Decision {
+            auto it = s.payments.find(c.payment_id);
+            if (it == s.payments.end()) {
+              return Rejected(Reject::kPaymentNotFound, "no payment " + c.payment_id);
+            }
+            if (it->second.status != PaymentStatus::kSucceeded) {
+              return Rejected(Reject::kNotPostable, "only a succeeded payment can be posted");
+            }
+            if (it->second.posted) return Decision{std::vector<Event>{}, Outcome::kUnchanged, std::nullopt};
+            PaymentPosted posted = Allocate(s, it->second);
+            posted.posted_by = ctx.actor;
+            return Emit(ctx, {posted}, Outcome::kUpdated);
+          },
+          [&](const RemoveCard& c) -> Decision {
+            auto it = s.cards.find(c.card_id);
+            if (it == s.cards.end() || it->second.removed ||
+                it->second.card.patient_id != c.patient_id) {
+              return Rejected(Reject::kCardNotFound, "no saved card " + c.card_id);
+            }
+            return Emit(ctx, {CardRemoved{c.card_id, c.patient_id}}, Outcome::kUpdated);
+          },
+          [&](const MarkNotificationRead& c) -> Decision {
+            auto it = s.notifications_read.find(c.notification_id);
+            if (it == s.notifications_read.end()) {
+              return Rejected(Reject::kNotificationNotFound, "no notification " + c.notification_id);
+            }
+            if (it->second) return Decision{std::vector<Event>{}, Outcome::kUnchanged, std::nullopt};
+            return Emit(ctx, {InboxNotificationRead{c.notification_id, ctx.actor}}, Outcome::kUpdated);
           },
       },
       cmd);
@@ -178,9 +502,101 @@ void Evolve(PracticeState* s, const Event& e) {
                    slot.record = p;
                    if (!p.guarantor_id.empty()) s->patients[p.guarantor_id].dependents++;
                  },
+
                  [&](const ChargePosted& p) {
-                   s->charges[p.charge_id] = {ChargeFingerprint(p)};
+                   s->charges[p.charge_id] = {ChargeFingerprint(p), p.patient_id, p.service_date,
+                                              p.amount_cents, p.amount_cents};
                  },
+                 [&](const PortalInviteIssued& p) {
+                   s->invites[p.invite_id] = {p.patient_id, p.expires_at_us, false};
+                 },
+                 [&](const PortalEnrolled& p) {
+                   s->invites[p.invite_id].used = true;
+                   auto old = s->usernames.find(p.patient_id);
+                   if (old != s->usernames.end() && old->second != p.username) {
+                     s->users.erase(old->second);
+                   }
+                   s->usernames[p.patient_id] = p.username;
+                   s->users[p.username] = PortalUser{p.patient_id, p.invite_id};
+                 },
+                 [&](const IdentityFailed& p) {
+                   auto& times = s->identity_failures[p.username];
+                   std::erase_if(times, [&](int64_t t) {
+                     return t <= e.occurred_at_us - kIdentityWindowUs;
+                   });
+                   times.push_back(e.occurred_at_us);
+                 },
+                 [&](const IdentityVerified& p) {
+                   std::erase_if(s->identity_grants, [&](const auto& kv) {
+                     return kv.second.expires_at_us <= e.occurred_at_us;
+                   });
+                   s->identity_grants[p.identity_id] = {p.username, p.patient_id, p.expires_at_us};
+                 },
+                 [&](const PasswordFailed& p) {
+                   auto& u = s->users[p.username];
+                   if (u.password_locked_until_us != 0 &&
+                       u.password_locked_until_us <= e.occurred_at_us) {
+                     u.password_locked_until_us = 0;  // the lock ran out: count afresh
+                     u.password_failures = 0;
+                   }
+                   u.password_failures++;
+                 },
+                 [&](const LockedOut& p) {
+                   if (p.stage == "password") s->users[p.username].password_locked_until_us = p.until_us;
+                 },
+                 [&](const PasswordVerified& p) {
+                   auto& u = s->users[p.username];
+                   u.password_failures = 0;
+                   u.password_locked_until_us = 0;
+                   std::erase_if(s->challenges, [&](const auto& kv) {
+                     return kv.second.expires_at_us <= e.occurred_at_us;
+                   });
+                   s->challenges[p.challenge_id] = {p.username, p.patient_id, p.expires_at_us};
+                 },
+                 [&](const SecondFactorFailed& p) {
+                   auto it = s->challenges.find(p.challenge_id);
+                   if (it != s->challenges.end()) it->second.failures++;
+                 },
+                 [&](const SecondFactorVerified& p) {
+                   auto& u = s->users[p.username];
+                   u.last_totp_step = std::max(u.last_totp_step, p.totp_step);
+                   auto it = s->challenges.find(p.challenge_id);
+                   if (it != s->challenges.end()) it->second.spent = true;
+                 },
+                 [&](const SessionStarted& p) {
+                   std::erase_if(s->sessions, [&](const auto& kv) {
+                     return kv.second.expires_at_us <= e.occurred_at_us;
+                   });
+                   s->sessions[p.session_id] = {p.patient_id, p.expires_at_us, false};
+                 },
+                 [&](const SessionEnded& p) {
+                   auto it = s->sessions.find(p.session_id);
+                   if (it != s->sessions.end()) it->second.ended = true;
+                 },
+                 [&](const PaymentSubmitted& p) {
+                   s->payments[p.payment_id] = PaymentState{p, PaymentStatus::kSubmitted, false,
+                                                            e.command_key};
+                 },
+                 [&](const PaymentSucceeded& p) {
+                   s->payments[p.payment_id].status = PaymentStatus::kSucceeded;
+                   s->notifications_read[NotificationIdFor(p.payment_id)] = false;
+                 },
+                 [&](const PaymentDeclined& p) {
+                   s->payments[p.payment_id].status = PaymentStatus::kDeclined;
+                 },
+                 [&](const CardSaved& p) { s->cards[p.card_id] = CardState{p, false}; },
+                 [&](const CardRemoved& p) { s->cards[p.card_id].removed = true; },
+                 [&](const PaymentPosted& p) {
+                   auto& pay = s->payments[p.payment_id];
+                   pay.posted = true;
+                   for (const auto& a : p.allocations) {
+                     auto& c = s->charges[a.charge_id];
+                     c.open_cents -= a.amount_cents;
+                     if (c.open_cents < 0) Broken("a charge was allocated more than it owed");
+                   }
+                   if (p.unapplied_cents > 0) s->credits[p.guarantor_id] += p.unapplied_cents;
+                 },
+                 [&](const InboxNotificationRead& p) { s->notifications_read[p.notification_id] = true; },
                  [&](const auto&) {},
              },
              e.payload);

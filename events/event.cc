@@ -72,36 +72,36 @@ struct Encoder {
     return fb::CreatePortalEnrolled(b, p, u, i).Union();
   }
   Offset<void> operator()(const IdentityVerified& e) {
-    auto u = S(e.username), p = S(e.patient_id), m = S(e.method);
-    return fb::CreateIdentityVerified(b, u, p, m).Union();
+    auto u = S(e.username), p = S(e.patient_id), m = S(e.method), i = S(e.identity_id);
+    return fb::CreateIdentityVerified(b, u, p, m, i, e.expires_at_us).Union();
   }
   Offset<void> operator()(const IdentityFailed& e) {
     auto u = S(e.username), m = S(e.method), r = S(e.reason);
     return fb::CreateIdentityFailed(b, u, m, r).Union();
   }
   Offset<void> operator()(const PasswordVerified& e) {
-    auto u = S(e.username), p = S(e.patient_id);
-    return fb::CreatePasswordVerified(b, u, p).Union();
+    auto u = S(e.username), p = S(e.patient_id), c = S(e.challenge_id);
+    return fb::CreatePasswordVerified(b, u, p, c, e.expires_at_us).Union();
   }
   Offset<void> operator()(const PasswordFailed& e) {
     auto u = S(e.username), r = S(e.reason);
     return fb::CreatePasswordFailed(b, u, r).Union();
   }
   Offset<void> operator()(const SecondFactorVerified& e) {
-    auto u = S(e.username), p = S(e.patient_id);
-    return fb::CreateSecondFactorVerified(b, u, p, e.totp_step).Union();
+    auto u = S(e.username), p = S(e.patient_id), c = S(e.challenge_id);
+    return fb::CreateSecondFactorVerified(b, u, p, e.totp_step, c).Union();
   }
   Offset<void> operator()(const SecondFactorFailed& e) {
-    auto u = S(e.username), r = S(e.reason);
-    return fb::CreateSecondFactorFailed(b, u, r).Union();
+    auto u = S(e.username), r = S(e.reason), c = S(e.challenge_id);
+    return fb::CreateSecondFactorFailed(b, u, r, c).Union();
   }
   Offset<void> operator()(const LockedOut& e) {
     auto u = S(e.username), s = S(e.stage);
     return fb::CreateLockedOut(b, u, s, e.until_us).Union();
   }
   Offset<void> operator()(const SessionStarted& e) {
-    auto s = S(e.session_id), p = S(e.patient_id);
-    return fb::CreateSessionStarted(b, s, p, e.expires_at_us).Union();
+    auto s = S(e.session_id), p = S(e.patient_id), u = S(e.username);
+    return fb::CreateSessionStarted(b, s, p, e.expires_at_us, u).Union();
   }
   Offset<void> operator()(const SessionEnded& e) {
     auto s = S(e.session_id), r = S(e.reason);
@@ -109,8 +109,9 @@ struct Encoder {
   }
   Offset<void> operator()(const PaymentSubmitted& e) {
     auto id = S(e.payment_id), p = S(e.patient_id), g = S(e.guarantor_id), c = S(e.card_id),
-         br = S(e.card_brand), l4 = S(e.card_last4);
-    return fb::CreatePaymentSubmitted(b, id, p, g, e.amount_cents, c, br, l4, e.save_card)
+         br = S(e.card_brand), l4 = S(e.card_last4), t = S(e.processor_token);
+    return fb::CreatePaymentSubmitted(b, id, p, g, e.amount_cents, c, br, l4, e.save_card, t,
+                                      e.exp_month, e.exp_year)
         .Union();
   }
   Offset<void> operator()(const PaymentSucceeded& e) {
@@ -137,9 +138,9 @@ struct Encoder {
       auto c = S(a.charge_id), p = S(a.patient_id);
       allocs.push_back(fb::CreateAllocation(b, c, p, a.amount_cents));
     }
-    auto id = S(e.payment_id), by = S(e.posted_by);
+    auto id = S(e.payment_id), by = S(e.posted_by), g = S(e.guarantor_id);
     auto v = b.CreateVector(allocs);
-    return fb::CreatePaymentPosted(b, id, v, e.unapplied_cents, by).Union();
+    return fb::CreatePaymentPosted(b, id, v, e.unapplied_cents, by, g).Union();
   }
   Offset<void> operator()(const InboxNotificationRead& e) {
     auto n = S(e.notification_id), r = S(e.read_by);
@@ -187,7 +188,8 @@ Payload DecodePayload(const fb::Body* body) {
     }
     case fb::Payload::IdentityVerified: {
       auto* e = body->payload_as_IdentityVerified();
-      return IdentityVerified{Str(e->username()), Str(e->patient_id()), Str(e->method())};
+      return IdentityVerified{Str(e->username()), Str(e->patient_id()), Str(e->method()),
+                              Str(e->identity_id()), e->expires_at_us()};
     }
     case fb::Payload::IdentityFailed: {
       auto* e = body->payload_as_IdentityFailed();
@@ -195,7 +197,8 @@ Payload DecodePayload(const fb::Body* body) {
     }
     case fb::Payload::PasswordVerified: {
       auto* e = body->payload_as_PasswordVerified();
-      return PasswordVerified{Str(e->username()), Str(e->patient_id())};
+      return PasswordVerified{Str(e->username()), Str(e->patient_id()), Str(e->challenge_id()),
+                              e->expires_at_us()};
     }
     case fb::Payload::PasswordFailed: {
       auto* e = body->payload_as_PasswordFailed();
@@ -203,11 +206,12 @@ Payload DecodePayload(const fb::Body* body) {
     }
     case fb::Payload::SecondFactorVerified: {
       auto* e = body->payload_as_SecondFactorVerified();
-      return SecondFactorVerified{Str(e->username()), Str(e->patient_id()), e->totp_step()};
+      return SecondFactorVerified{Str(e->username()), Str(e->patient_id()), e->totp_step(),
+                                  Str(e->challenge_id())};
     }
     case fb::Payload::SecondFactorFailed: {
       auto* e = body->payload_as_SecondFactorFailed();
-      return SecondFactorFailed{Str(e->username()), Str(e->reason())};
+      return SecondFactorFailed{Str(e->username()), Str(e->reason()), Str(e->challenge_id())};
     }
     case fb::Payload::LockedOut: {
       auto* e = body->payload_as_LockedOut();
@@ -215,7 +219,8 @@ Payload DecodePayload(const fb::Body* body) {
     }
     case fb::Payload::SessionStarted: {
       auto* e = body->payload_as_SessionStarted();
-      return SessionStarted{Str(e->session_id()), Str(e->patient_id()), e->expires_at_us()};
+      return SessionStarted{Str(e->session_id()), Str(e->patient_id()), e->expires_at_us(),
+                            Str(e->username())};
     }
     case fb::Payload::SessionEnded: {
       auto* e = body->payload_as_SessionEnded();
@@ -223,10 +228,12 @@ Payload DecodePayload(const fb::Body* body) {
     }
     case fb::Payload::PaymentSubmitted: {
       auto* e = body->payload_as_PaymentSubmitted();
-      return PaymentSubmitted{Str(e->payment_id()), Str(e->patient_id()),
-                              Str(e->guarantor_id()), e->amount_cents(),
-                              Str(e->card_id()),    Str(e->card_brand()),
-                              Str(e->card_last4()), e->save_card()};
+      return PaymentSubmitted{Str(e->payment_id()),      Str(e->patient_id()),
+                              Str(e->guarantor_id()),    e->amount_cents(),
+                              Str(e->card_id()),         Str(e->card_brand()),
+                              Str(e->card_last4()),      e->save_card(),
+                              Str(e->processor_token()), e->exp_month(),
+                              e->exp_year()};
     }
     case fb::Payload::PaymentSucceeded: {
       auto* e = body->payload_as_PaymentSucceeded();
@@ -248,7 +255,8 @@ Payload DecodePayload(const fb::Body* body) {
     }
     case fb::Payload::PaymentPosted: {
       auto* e = body->payload_as_PaymentPosted();
-      PaymentPosted out{Str(e->payment_id()), {}, e->unapplied_cents(), Str(e->posted_by())};
+      PaymentPosted out{Str(e->payment_id()), {}, e->unapplied_cents(), Str(e->posted_by()),
+                        Str(e->guarantor_id())};
       if (e->allocations() != nullptr) {
         for (const auto* a : *e->allocations()) {
           out.allocations.push_back({Str(a->charge_id()), Str(a->patient_id()), a->amount_cents()});

@@ -34,20 +34,36 @@ struct ChargePosted {
 };
 struct PortalInviteIssued { std::string patient_id, invite_id; int64_t expires_at_us = 0; };
 struct PortalEnrolled { std::string patient_id, username, invite_id; };
-struct IdentityVerified { std::string username, patient_id, method; };
+struct IdentityVerified {
+  std::string username, patient_id, method, identity_id;
+  int64_t expires_at_us = 0;
+};
 struct IdentityFailed { std::string username, method, reason; };
-struct PasswordVerified { std::string username, patient_id; };
+struct PasswordVerified {
+  std::string username, patient_id, challenge_id;
+  int64_t expires_at_us = 0;
+};
 struct PasswordFailed { std::string username, reason; };
-struct SecondFactorVerified { std::string username, patient_id; int64_t totp_step = 0; };
-struct SecondFactorFailed { std::string username, reason; };
+struct SecondFactorVerified {
+  std::string username, patient_id;
+  int64_t totp_step = 0;
+  std::string challenge_id;
+};
+struct SecondFactorFailed { std::string username, reason, challenge_id; };
 struct LockedOut { std::string username, stage; int64_t until_us = 0; };
-struct SessionStarted { std::string session_id, patient_id; int64_t expires_at_us = 0; };
+struct SessionStarted {
+  std::string session_id, patient_id;
+  int64_t expires_at_us = 0;
+  std::string username;
+};
 struct SessionEnded { std::string session_id, reason; };
 struct PaymentSubmitted {
   std::string payment_id, patient_id, guarantor_id;
   Cents amount_cents = 0;
   std::string card_id, card_brand, card_last4;
   bool save_card = false;
+  std::string processor_token;
+  int32_t exp_month = 0, exp_year = 0;
 };
 struct PaymentSucceeded { std::string payment_id, processor_ref; };
 struct PaymentDeclined { std::string payment_id, decline_reason; };
@@ -62,6 +78,7 @@ struct PaymentPosted {
   std::vector<Allocation> allocations;
   Cents unapplied_cents = 0;
   std::string posted_by;
+  std::string guarantor_id;
 };
 struct InboxNotificationRead { std::string notification_id, read_by; };
 

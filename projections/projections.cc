@@ -115,6 +115,96 @@ class AccountsProjection final : public Projection {
               for (const auto& a : p.allocations) {
                 AddCents(txn, BalanceKey(pid, a.patient_id), -a.amount_cents);
               }
+              if (p.unapplied_cents > 0) {
+                AddCents(txn, BalanceKey(pid, p.guarantor_id), -p.unapplied_cents);
+              }
+            },
+            [&](const auto&) {},
+        },
+        e.payload);
+  }
+};
+
+
+// Payments: each payment, the transactions list (newest first), the family's pending line
+// items, the practice's inbox, cards on file, and portal sessions.
+class PaymentsProjection final : public Projection {
+ public:
+  std::string_view name() const override { return "payments"; }
+  void Apply(ViewTxn& txn, uint64_t offset, const Event& e) override {
+    const std::string& pid = e.practice_id;
+    std::visit(
+        Overloaded{
+            [&](const PaymentSubmitted& p) {
+              json patient = Load(txn, PatientKey(pid, p.patient_id));
+              std::string name = patient.value("first_name", "") + " " + patient.value("last_name", "");
+              json j = {{"payment_id", p.payment_id},     {"patient_id", p.patient_id},
+                        {"guarantor_id", p.guarantor_id}, {"patient_name", name},
+                        {"amount_cents", p.amount_cents}, {"status", "submitted"},
+                        {"ledger_status", nullptr},       {"card_brand", p.card_brand},
+                        {"card_last4", p.card_last4},     {"submitted_at_us", e.occurred_at_us},
+                        {"posted_at_us", nullptr},        {"decline_reason", nullptr}};
+              txn.Put(PaymentKey(pid, p.payment_id), j.dump());
+            },
+            [&](const PaymentSucceeded& p) {
+              json j = Load(txn, PaymentKey(pid, p.payment_id));
+              j["status"] = "succeeded";
+              j["ledger_status"] = "pending";
+              txn.Put(PaymentKey(pid, p.payment_id), j.dump());
+              int64_t at = j.value("submitted_at_us", int64_t{0});
+              txn.Put(TransactionKey(pid, at, p.payment_id), p.payment_id);
+              txn.Put(PendingPrefix(pid, j.value("patient_id", "")) + p.payment_id, p.payment_id);
+              std::string nid = "ntf_" + p.payment_id;
+              json n = {{"notification_id", nid},
+                        {"kind", "payment_received"},
+                        {"payment_id", p.payment_id},
+                        {"patient_id", j["patient_id"]},
+                        {"patient_name", j["patient_name"]},
+                        {"amount_cents", j["amount_cents"]},
+                        {"created_at_us", e.occurred_at_us},
+                        {"read", false}};
+              std::string key = InboxItemKey(pid, e.occurred_at_us, nid);
+              txn.Put(key, n.dump());
+              txn.Put(InboxIdKey(pid, nid), key);
+            },
+            [&](const PaymentDeclined& p) {
+              json j = Load(txn, PaymentKey(pid, p.payment_id));
+              j["status"] = "declined";
+              j["decline_reason"] = p.decline_reason;
+              txn.Put(PaymentKey(pid, p.payment_id), j.dump());
+              int64_t at = j.value("submitted_at_us", int64_t{0});
+              txn.Put(TransactionKey(pid, at, p.payment_id), p.payment_id);
+            },
+            [&](const PaymentPosted& p) {
+              json j = Load(txn, PaymentKey(pid, p.payment_id));
+              j["ledger_status"] = "posted";
+              j["posted_at_us"] = e.occurred_at_us;
+              txn.Put(PaymentKey(pid, p.payment_id), j.dump());
+              txn.Delete(PendingPrefix(pid, j.value("patient_id", "")) + p.payment_id);
+            },
+            [&](const InboxNotificationRead& p) {
+              auto key = txn.Get(InboxIdKey(pid, p.notification_id));
+              if (!key) return;
+              json n = Load(txn, *key);
+              n["read"] = true;
+              txn.Put(*key, n.dump());
+            },
+            [&](const CardSaved& p) {
+              json c = {{"card_id", p.card_id}, {"brand", p.brand}, {"last4", p.last4},
+                        {"exp_month", p.exp_month}, {"exp_year", p.exp_year}};
+              txn.Put(CardPrefix(pid, p.patient_id) + p.card_id, c.dump());
+            },
+            [&](const CardRemoved& p) { txn.Delete(CardPrefix(pid, p.patient_id) + p.card_id); },
+            [&](const SessionStarted& p) {
+              json j = {{"practice_id", pid}, {"patient_id", p.patient_id},
+                        {"started_at_us", e.occurred_at_us}, {"expires_at_us", p.expires_at_us},
+                        {"ended", false}};
+              txn.Put(SessionKey(p.session_id), j.dump());
+            },
+            [&](const SessionEnded& p) {
+              json j = Load(txn, SessionKey(p.session_id));
+              j["ended"] = true;
+              txn.Put(SessionKey(p.session_id), j.dump());
             },
             [&](const auto&) {},
         },
@@ -148,6 +238,7 @@ std::vector<std::unique_ptr<Projection>> AllProjections() {
   std::vector<std::unique_ptr<Projection>> all;
   all.push_back(std::make_unique<PracticesProjection>());
   all.push_back(std::make_unique<AccountsProjection>());
+  all.push_back(std::make_unique<PaymentsProjection>());
   return all;
 }
 
@@ -162,6 +253,35 @@ std::string PatientKey(std::string_view practice, std::string_view patient) {
 std::string DependentPrefix(std::string_view practice, std::string_view guarantor) {
   return Join({"accounts/d", practice, guarantor}) + "/";
 }
+std::string PaymentKey(std::string_view practice, std::string_view payment) {
+  return Join({"payments/p", practice, payment});
+}
+std::string TransactionPrefix(std::string_view practice) {
+  return Join({"payments/t", practice}) + "/";
+}
+std::string TransactionKey(std::string_view practice, int64_t submitted_at_us,
+                           std::string_view payment) {
+  // Newest first in key order: the time is stored inverted.
+  return TransactionPrefix(practice) + EncodeOffset(static_cast<uint64_t>(INT64_MAX - submitted_at_us)) +
+         "/" + std::string(payment);
+}
+std::string PendingPrefix(std::string_view practice, std::string_view patient) {
+  return Join({"payments/q", practice, patient}) + "/";
+}
+std::string InboxPrefix(std::string_view practice) { return Join({"payments/n", practice}) + "/"; }
+std::string InboxItemKey(std::string_view practice, int64_t created_at_us,
+                         std::string_view notification) {
+  return InboxPrefix(practice) + EncodeOffset(static_cast<uint64_t>(INT64_MAX - created_at_us)) +
+         "/" + std::string(notification);
+}
+std::string InboxIdKey(std::string_view practice, std::string_view notification) {
+  return Join({"payments/m", practice, notification});
+}
+std::string CardPrefix(std::string_view practice, std::string_view patient) {
+  return Join({"payments/c", practice, patient}) + "/";
+}
+std::string SessionKey(std::string_view session_id) { return Join({"payments/s", session_id}); }
+
 std::string BalanceKey(std::string_view practice, std::string_view patient) {
   return Join({"accounts/b", practice, patient});
 }

@@ -13,6 +13,13 @@
 //   accounts/d/<practice>/<guarantor>/<dependent>  ""
 //   accounts/b/<practice>/<patient>         balance, cents (EncodeCents)
 //   accounts/v/<practice>/<invite>          JSON invite
+//   payments/p/<practice>/<payment>         JSON payment (the transaction row)
+//   payments/t/<practice>/<inverted time>/<payment>   payment id (transactions, newest first)
+//   payments/q/<practice>/<patient>/<payment>         succeeded, not yet posted
+//   payments/n/<practice>/<inverted time>/<notification>  JSON inbox item
+//   payments/m/<practice>/<notification>    key of that inbox item
+//   payments/c/<practice>/<patient>/<card>  JSON card on file
+//   payments/s/<session id>                 JSON portal session
 // A practice's own events are found through the event log's index by key, not a projection.
 #pragma once
 
@@ -43,5 +50,16 @@ std::string TokenIdKey(std::string_view practice, std::string_view token_id);
 std::string PatientKey(std::string_view practice, std::string_view patient);
 std::string DependentPrefix(std::string_view practice, std::string_view guarantor);
 std::string BalanceKey(std::string_view practice, std::string_view patient);
+std::string PaymentKey(std::string_view practice, std::string_view payment);
+std::string TransactionPrefix(std::string_view practice);
+std::string TransactionKey(std::string_view practice, int64_t submitted_at_us,
+                           std::string_view payment);
+std::string PendingPrefix(std::string_view practice, std::string_view patient);
+std::string InboxPrefix(std::string_view practice);
+std::string InboxItemKey(std::string_view practice, int64_t created_at_us,
+                         std::string_view notification);
+std::string InboxIdKey(std::string_view practice, std::string_view notification);
+std::string CardPrefix(std::string_view practice, std::string_view patient);
+std::string SessionKey(std::string_view session_id);
 
 }  // namespace remit::projections

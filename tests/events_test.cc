@@ -23,21 +23,21 @@ std::vector<Payload> Samples() {
       ChargePosted{"C1", "P1", 12345, "Exam", "2026-11-01"},
       PortalInviteIssued{"P1", "inv1", 1780000000000000},
       PortalEnrolled{"P1", "jane", "inv1"},
-      IdentityVerified{"jane", "P1", "phone"},
+      IdentityVerified{"jane", "P1", "phone", "idid", 77},
       IdentityFailed{"jane", "email", "mismatch"},
-      PasswordVerified{"jane", "P1"},
+      PasswordVerified{"jane", "P1", "chal", 78},
       PasswordFailed{"jane", "wrong_password"},
-      SecondFactorVerified{"jane", "P1", 59333333},
-      SecondFactorFailed{"jane", "wrong_code"},
+      SecondFactorVerified{"jane", "P1", 59333333, "chal"},
+      SecondFactorFailed{"jane", "wrong_code", "chal"},
       LockedOut{"jane", "password", 1780000000000001},
-      SessionStarted{"s1", "P1", 1780000000000002},
+      SessionStarted{"s1", "P1", 1780000000000002, "jane"},
       SessionEnded{"s1", "logout"},
-      PaymentSubmitted{"pay1", "P1", "P0", 5000, "card1", "visa", "4242", true},
+      PaymentSubmitted{"pay1", "P1", "P0", 5000, "card1", "visa", "4242", true, "tok_x", 12, 2030},
       PaymentSucceeded{"pay1", "ref1"},
       PaymentDeclined{"pay2", "insufficient_funds"},
       CardSaved{"card1", "P1", "tok_visa", "visa", "4242", 12, 2030},
       CardRemoved{"card1", "P1"},
-      PaymentPosted{"pay1", {{"C1", "P1", 4000}, {"C2", "P2", 900}}, 100, "auto"},
+      PaymentPosted{"pay1", {{"C1", "P1", 4000}, {"C2", "P2", 900}}, 100, "auto", "P0"},
       InboxNotificationRead{"n1", "staff:tok_1"},
   };
 }
@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(every_payload_round_trips) {
 }
 
 BOOST_AUTO_TEST_CASE(payment_posted_keeps_its_allocations) {
-  Event e = MakeEvent("pr-1", PaymentPosted{"pay1", {{"C1", "P1", 4000}, {"C2", "P2", 900}}, 100, "auto"}, 1);
+  Event e = MakeEvent("pr-1", PaymentPosted{"pay1", {{"C1", "P1", 4000}, {"C2", "P2", 900}}, 100, "auto", "P0"}, 1);
   auto back = DecodeRecord(Seal(&e, Hash256{}));
   BOOST_REQUIRE(back.ok());
   const auto& p = std::get<PaymentPosted>(back->payload);

@@ -11,6 +11,7 @@
 #include "adapters/app.h"
 #include "adapters/http_client.h"
 #include "adapters/http_server.h"
+#include "adapters/node.h"
 
 namespace remit::testing {
 
@@ -37,10 +38,11 @@ class TestServer {
   explicit TestServer(const std::string& data_dir) {
     AppOptions o;
     o.data_dir = data_dir;
-    auto app = App::Open(o);
-    if (!app.ok()) throw std::runtime_error(app.status().ToString());
-    app_ = std::move(app.value());
-    api_ = std::make_unique<Api>(app_.get());
+    auto node = Node::Open(o);
+    if (!node.ok()) throw std::runtime_error(node.status().ToString());
+    node_ = std::move(node.value());
+    app_ = node_->app.get();
+    api_ = std::make_unique<Api>(node_.get());
     server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) { return api_->Handle(r); });
     auto port = server_->Start("127.0.0.1", 0);
     if (!port.ok()) throw std::runtime_error(port.status().ToString());
@@ -51,7 +53,7 @@ class TestServer {
     server_->Stop();
     server_.reset();
     api_.reset();
-    app_.reset();
+    node_.reset();
   }
 
   struct Reply {
@@ -75,11 +77,13 @@ class TestServer {
   }
 
   App& app() { return *app_; }
+  Node& node() { return *node_; }
   int port() const { return port_; }
   const std::string& operator_token() const { return app_->operator_token(); }
 
  private:
-  std::unique_ptr<App> app_;
+  std::unique_ptr<Node> node_;
+  App* app_ = nullptr;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> server_;
   int port_ = 0;

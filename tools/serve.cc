@@ -11,6 +11,7 @@
 #include "adapters/demo.h"
 #include "adapters/http_client.h"
 #include "adapters/http_server.h"
+#include "adapters/node.h"
 #include "tools/cli.h"
 
 namespace remit::tools {
@@ -55,13 +56,14 @@ int Serve(const Args& args) {
   AppOptions opts;
   opts.data_dir = *data;
   opts.operator_token_file = args.Get("operator-token-file").value_or("");
-  auto app_r = App::Open(opts);
-  if (!app_r.ok()) {
-    std::fprintf(stderr, "remit serve: %s\n", app_r.status().ToString().c_str());
+  auto node_r = Node::Open(opts);
+  if (!node_r.ok()) {
+    std::fprintf(stderr, "remit serve: %s\n", node_r.status().ToString().c_str());
     return 1;
   }
-  std::unique_ptr<App> app = std::move(app_r.value());
-  Api api(app.get());
+  std::unique_ptr<Node> node = std::move(node_r.value());
+  App* app = node->app.get();
+  Api api(node.get());
   HttpServer server([&api](const HttpRequest& r) { return api.Handle(r); });
   auto bound = server.Start(host, port);
   if (!bound.ok()) {
@@ -84,7 +86,7 @@ int Serve(const Args& args) {
   }
   if (args.Has("demo")) {
     if (app->log().EndOffset() == 0) {
-      auto demo = LoadDemo(app.get());
+      auto demo = LoadDemo(app);
       if (!demo.ok()) {
         std::fprintf(stderr, "remit serve: demo: %s\n", demo.status().ToString().c_str());
         return 1;
@@ -110,7 +112,7 @@ int Serve(const Args& args) {
   spdlog::info("signal {}: stopping", sig);
   server.Stop();
   ::unlink(ServerFile(*data).c_str());
-  app.reset();
+  node.reset();
   std::printf("remit stopped\n");
   return 0;
 }

@@ -1,0 +1,93 @@
+// Portal: the patient side of remit: enrolment, the three sign-in steps, sessions, and paying.
+//
+// Secrets (password hashes, TOTP secrets) go to the SecretsStore and are checked here, outside
+// the practice's lock; the engine gets the verdicts and records every step as events. Bearer
+// tokens handed out are 256-bit random strings; only their SHA-256 is ever stored.
+// Payments run in three durable steps (ADR 0002): submitted, charged, outcome recorded.
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "adapters/app.h"
+#include "adapters/gateway.h"
+#include "adapters/secrets.h"
+
+namespace remit {
+
+template <typename T>
+using Outcome = Result<std::variant<engine::Rejection, T>>;
+
+struct PatientSession {
+  std::string practice_id, patient_id, session_id;
+};
+
+struct PaymentRequest {
+  Cents amount_cents = 0;
+  std::string card_id;     // a saved card ...
+  std::string card_token;  // ... or a new one from the processor's tokenizer
+  bool save_card = false;
+};
+
+struct PaymentResult {
+  std::string payment_id;
+  bool succeeded = false;
+  bool posted = false;
+  Cents amount_cents = 0;
+  std::string brand, last4, decline_reason;
+};
+
+class Portal {
+ public:
+  Portal(App* app, SecretsStore* secrets, PaymentGateway* gateway)
+      : app_(app), secrets_(secrets), gateway_(gateway) {}
+
+  struct Enrolment {
+    std::string totp_secret_base32, otpauth_uri;
+  };
+  // REQUIRES: the password meets PasswordWeakness (the caller answers weak_password).
+  Outcome<Enrolment> Enroll(const std::string& practice, const std::string& invite_code,
+                            const std::string& username, const std::string& password);
+  Outcome<std::string> CheckIdentity(const std::string& practice, const std::string& username,
+                                     const std::string& method, const std::string& value);
+  Outcome<std::string> Login(const std::string& practice, const std::string& identity_token,
+                             const std::string& username, const std::string& password);
+  struct NewSession {
+    std::string token;
+    int64_t expires_at_us = 0;
+  };
+  Outcome<NewSession> VerifyCode(const std::string& practice, const std::string& challenge_token,
+                                 const std::string& code);
+  Status Logout(const PatientSession& session);
+
+  // The patient session a bearer token opens, if it is live (12 hours in all, 1 hour idle).
+  std::optional<PatientSession> Authenticate(std::string_view bearer);
+
+  Outcome<PaymentResult> Pay(const PatientSession& who, const std::string& idempotency_key,
+                             const PaymentRequest& request);
+  // Finishes payments that a crash left between submission and outcome.
+  Status ResumePayments();
+
+  // The TOTP secret of a username (tests compute codes with it, as an authenticator app does).
+  Result<std::string> TotpSecretForTesting(const std::string& practice, const std::string& username);
+
+ private:
+  Outcome<PaymentResult> Finish(const std::string& practice, const std::string& payment_id);
+  static std::string SecretName(const char* kind, const std::string& practice,
+                                const std::string& patient, const std::string& invite_id);
+
+  App* app_;
+  SecretsStore* secrets_;
+  PaymentGateway* gateway_;
+  std::mutex seen_mu_;
+  std::map<std::string, int64_t> last_seen_us_;  // session id -> last request
+};
+
+std::string NormalizeUsername(const std::string& username);
+bool IsValidUsername(const std::string& username);
+
+}  // namespace remit

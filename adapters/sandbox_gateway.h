@@ -1,0 +1,49 @@
+// SandboxGateway: the embedded test processor of spec/api.md: a tokenizer for card numbers
+// (POST /sandbox-gateway/v1/tokens) and a PaymentGateway that behaves by test card number.
+//
+// It is a separate component from remit's ledger: it keeps its own RocksDB
+// (<data>/sandbox-gateway). Once it has answered a tokenization it keeps no card number and no
+// CVC: a token maps to brand, last 4, expiry and the test card's behaviour. Charges are kept by
+// idempotency key, so a repeated key returns the first answer. Writes are synced.
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/gateway.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace remit {
+
+class SandboxGateway final : public PaymentGateway {
+ public:
+  static Result<std::unique_ptr<SandboxGateway>> Open(const std::string& dir);
+  ~SandboxGateway() override;
+
+  struct Tokenized {
+    std::string token;
+    CardInfo card;
+  };
+  // InvalidArgument (with a reason) for a number that fails the Luhn check, a bad expiry or
+  // an expired card, a malformed CVC.
+  Result<Tokenized> Tokenize(const std::string& number, int exp_month, int exp_year,
+                             const std::string& cvc, int64_t now_us);
+
+  Result<CardInfo> Describe(const std::string& token) override;
+  Result<ChargeResult> Charge(const std::string& token, Cents amount_cents,
+                              const std::string& idempotency_key) override;
+
+ private:
+  explicit SandboxGateway(std::unique_ptr<rocksdb::DB> db);
+  std::unique_ptr<rocksdb::DB> db_;
+  std::mutex mu_;  // serializes charge decisions per gateway (read, decide, write)
+};
+
+bool LuhnValid(const std::string& digits);
+
+}  // namespace remit

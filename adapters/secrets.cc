@@ -1,0 +1,190 @@
+#include "adapters/secrets.h"
+
+#include <liboath/oath.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <set>
+
+#include "adapters/app.h"
+
+namespace remit {
+namespace {
+
+// The most common passwords of public breach corpora (lower case); any password equal to one
+// of them, ignoring case, is refused.
+const std::set<std::string>& Blocklist() {
+  static const std::set<std::string> kList = {
+      "123456",     "password",   "12345678",   "qwerty",     "123456789",  "12345",
+      "1234",       "111111",     "1234567",    "dragon",     "123123",     "baseball",
+      "abc123",     "football",   "monkey",     "letmein",    "696969",     "shadow",
+      "master",     "666666",     "qwertyuiop", "123321",     "mustang",    "1234567890",
+      "michael",    "654321",     "superman",   "1qaz2wsx",   "7777777",    "121212",
+      "000000",     "qazwsx",     "123qwe",     "killer",     "trustno1",   "jordan",
+      "jennifer",   "zxcvbnm",    "asdfgh",     "hunter",     "buster",     "soccer",
+      "harley",     "batman",     "andrew",     "tigger",     "sunshine",   "iloveyou",
+      "2000",       "charlie",    "robert",     "thomas",     "hockey",     "ranger",
+      "daniel",     "starwars",   "klaster",    "112233",     "george",     "computer",
+      "michelle",   "jessica",    "pepper",     "1111",       "zxcvbn",     "555555",
+      "11111111",   "131313",     "freedom",    "777777",     "pass",       "maggie",
+      "159753",     "aaaaaa",     "ginger",     "princess",   "joshua",     "cheese",
+      "amanda",     "summer",     "love",       "ashley",     "nicole",     "chelsea",
+      "biteme",     "matthew",    "access",     "yankees",    "987654321",  "dallas",
+      "austin",     "thunder",    "taylor",     "matrix",     "password1",  "password123",
+      "welcome",    "welcome1",   "admin",      "admin123",   "passw0rd",   "p@ssw0rd",
+      "qwerty123",  "iloveyou1",  "abcd1234",   "1q2w3e4r",   "1q2w3e4r5t", "qwe123",
+      "zaq12wsx",   "123abc",     "letmein1",   "changeme",   "secret",     "secret123",
+      "football1",  "baseball1",  "monkey123",  "sunshine1",  "princess1",  "dragon123",
+      "00000000",   "12341234",   "87654321",   "11223344",   "qwertyui",   "asdfghjk",
+      "asdfasdf",   "q1w2e3r4",   "abcdefgh",   "abcdef",     "password!",  "passwort",
+      "1234qwer",   "login",      "starwars1",  "whatever",   "trustno11",  "hello123",
+      "iloveu",     "lovely",     "flower",     "hottie",     "loveme",     "babygirl",
+      "samsung",    "apple123",   "google",     "internet",   "dentist",    "dental123",
+      "patient",    "patient1",   "doctor",     "doctor123",  "health",     "medical",
+      "portal",     "portal123",  "summer2024", "winter2024", "spring2025", "autumn2025",
+      "summer2025", "winter2025", "summer2026", "winter2026", "spring2026", "autumn2026",
+      "123456a",    "a123456",    "qwerty1",    "1qazxsw2",   "zxcvbnm1",   "11111",
+      "aa123456",   "password2",  "12qwaszx",   "mypassword", "unknown",    "test1234",
+      "testtest",   "test123",    "default",    "guest",      "user1234",   "letmein123",
+  };
+  return kList;
+}
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SecretsStore>> SecretsStore::Open(const std::string& dir,
+                                                          const std::string& key_file) {
+  std::string key;
+  auto existing = ReadFile(key_file);
+  if (existing.ok()) {
+    key = existing.value();
+    if (key.size() != crypto_secretbox_KEYBYTES) {
+      return Status::Corruption(key_file + " is not a " +
+                                std::to_string(crypto_secretbox_KEYBYTES) + "-byte key");
+    }
+  } else {
+    key.resize(crypto_secretbox_KEYBYTES);
+    crypto_secretbox_keygen(reinterpret_cast<unsigned char*>(key.data()));
+    Status s = WriteFileMode(key_file, key, 0600);
+    if (!s.ok()) return s;
+  }
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return Status::IOError("open secrets " + dir + ": " + s.ToString());
+  return std::unique_ptr<SecretsStore>(
+      new SecretsStore(std::unique_ptr<rocksdb::DB>(raw), std::move(key)));
+}
+
+SecretsStore::SecretsStore(std::unique_ptr<rocksdb::DB> db, std::string key)
+    : db_(std::move(db)), key_(std::move(key)) {}
+
+SecretsStore::~SecretsStore() {
+  sodium_memzero(key_.data(), key_.size());
+  db_->Close().PermitUncheckedError();
+}
+
+Status SecretsStore::Put(const std::string& name, const std::string& secret) {
+  std::string box(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + secret.size(), '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(box.data());
+  randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
+  crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,
+                        reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+                        nonce, reinterpret_cast<const unsigned char*>(key_.data()));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = db_->Put(wo, name, box);
+  return s.ok() ? Status::OK() : Status::IOError(s.ToString());
+}
+
+Result<std::string> SecretsStore::Get(const std::string& name) const {
+  std::string box;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), name, &box);
+  if (s.IsNotFound()) return Status::NotFound("no secret " + name);
+  if (!s.ok()) return Status::IOError(s.ToString());
+  if (box.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+    return Status::Corruption("secret " + name + " is truncated");
+  }
+  std::string out(box.size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+  const auto* nonce = reinterpret_cast<const unsigned char*>(box.data());
+  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(out.data()),
+                                 nonce + crypto_secretbox_NONCEBYTES,
+                                 box.size() - crypto_secretbox_NONCEBYTES, nonce,
+                                 reinterpret_cast<const unsigned char*>(key_.data())) != 0) {
+    return Status::Corruption("secret " + name + " does not open under the secrets key");
+  }
+  return out;
+}
+
+std::optional<std::string> PasswordWeakness(const std::string& password,
+                                            const std::string& username) {
+  if (password.size() < 8) return "the password must have at least 8 characters";
+  if (password.size() > 64) return "the password must have at most 64 characters";
+  if (Lower(password) == Lower(username)) return "the password must not be the username";
+  if (Blocklist().contains(Lower(password))) return "that password is too common";
+  return std::nullopt;
+}
+
+Result<std::string> HashPassword(const std::string& password) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(out, password.data(), password.size(),
+                        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+    return Status::IOError("argon2id ran out of memory");
+  }
+  return std::string(out);
+}
+
+bool VerifyPassword(const std::string& hash, const std::string& password) {
+  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+}
+
+std::string NewTotpSecret() {
+  std::string raw(20, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return raw;
+}
+
+std::string Base32(const std::string& raw) {
+  static std::once_flag once;
+  std::call_once(once, [] { oath_init(); });
+  char* out = nullptr;
+  size_t len = 0;
+  if (oath_base32_encode(raw.data(), raw.size(), &out, &len) != OATH_OK) return {};
+  std::string s(out, len);
+  free(out);
+  s.erase(std::remove(s.begin(), s.end(), '='), s.end());
+  return s;
+}
+
+std::optional<int64_t> MatchTotp(const std::string& secret, const std::string& code,
+                                 int64_t now_s) {
+  if (code.size() != 6 || !std::all_of(code.begin(), code.end(), ::isdigit)) return std::nullopt;
+  int pos = 0;
+  uint64_t counter = 0;
+  int r = oath_totp_validate3(secret.data(), secret.size(), static_cast<time_t>(now_s), 30, 0,
+                              1, &pos, &counter, code.c_str());
+  if (r < 0) return std::nullopt;
+  return static_cast<int64_t>(counter);
+}
+
+std::string TotpCode(const std::string& secret, int64_t now_s) {
+  char out[7] = {0};
+  if (oath_totp_generate(secret.data(), secret.size(), static_cast<time_t>(now_s), 30, 0, 6,
+                         out) != OATH_OK) {
+    return {};
+  }
+  return out;
+}
+
+}  // namespace remit

@@ -1,0 +1,55 @@
+// Secrets: the encrypted store of password hashes and TOTP secrets, and the password and
+// TOTP rules.
+//
+// SecretsStore keeps its values in a RocksDB of its own (<data>/secrets), each sealed with
+// libsodium's secretbox (XSalsa20-Poly1305, random nonce) under a 32-byte key read from
+// <data>/secrets.key, which is created with mode 0600 on first start. Keys of the store name
+// the patient and the enrolment (invite) that set them, never the secret. Writes are synced.
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "events/status.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace remit {
+
+class SecretsStore {
+ public:
+  static Result<std::unique_ptr<SecretsStore>> Open(const std::string& dir,
+                                                    const std::string& key_file);
+  ~SecretsStore();
+
+  Status Put(const std::string& name, const std::string& secret);
+  // NotFound when absent; Corruption when it does not open under the key.
+  Result<std::string> Get(const std::string& name) const;
+
+ private:
+  SecretsStore(std::unique_ptr<rocksdb::DB> db, std::string key);
+  std::unique_ptr<rocksdb::DB> db_;
+  std::string key_;  // 32 bytes
+};
+
+// Password rules of the contract: 8 to 64 characters, not the username, not a common password
+// (a blocklist that ships with remit). Returns the reason when weak.
+std::optional<std::string> PasswordWeakness(const std::string& password,
+                                            const std::string& username);
+// argon2id (libsodium crypto_pwhash_str, interactive limits).
+Result<std::string> HashPassword(const std::string& password);
+bool VerifyPassword(const std::string& hash, const std::string& password);
+
+// TOTP (RFC 6238: HMAC-SHA-1, 6 digits, 30 s steps) with liboath.
+std::string NewTotpSecret();  // 20 random bytes
+std::string Base32(const std::string& raw);
+// The step the code is valid for at `now_s`, one step of drift either way; nullopt if none.
+std::optional<int64_t> MatchTotp(const std::string& secret, const std::string& code, int64_t now_s);
+// The code for `now_s` (tests and the demo use it).
+std::string TotpCode(const std::string& secret, int64_t now_s);
+
+}  // namespace remit
