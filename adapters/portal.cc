@@ -85,7 +85,7 @@ Outcome<Portal::Enrolment> Portal::Enroll(const std::string& practice, const std
   if (s.ok()) s = secrets_->Put(SecretName("totp", practice, patient_id, invite_id), totp);
   if (!s.ok()) return s;
   engine::CommandContext ctx{practice, "enroll:" + invite_id, Sha256(invite_id + username),
-                             "patient:" + patient_id, 0};
+                             "patient:" + patient_id, now_us_()};
   auto r = app_->Execute(ctx, engine::Enroll{invite_id, username});
   if (!r.ok()) return r.status();
   if (r->rejection) return Rejected<Enrolment>(*r->rejection);
@@ -101,7 +101,7 @@ Outcome<std::string> Portal::CheckIdentity(const std::string& practice,
                                            const std::string& username,
                                            const std::string& method, const std::string& value) {
   std::string token = RandomHex(32);
-  engine::CommandContext ctx{practice, "identity:" + RandomHex(16), {}, "portal", 0};
+  engine::CommandContext ctx{practice, "identity:" + RandomHex(16), {}, "portal", now_us_()};
   auto r = app_->Execute(ctx, engine::CheckIdentity{NormalizeUsername(username), method, value,
                                                     TokenId(token)});
   if (!r.ok()) return r.status();
@@ -119,7 +119,7 @@ Outcome<std::string> Portal::Login(const std::string& practice, const std::strin
     if (u == s.users.end()) return;
     patient_id = u->second.patient_id;
     invite_id = u->second.invite_id;
-    locked = u->second.password_locked_until_us > NowMicros();
+    locked = u->second.password_locked_until_us > now_us_();
   });
   // The slow hash is checked outside the practice's lock; a locked username is not checked.
   bool ok = false;
@@ -129,7 +129,7 @@ Outcome<std::string> Portal::Login(const std::string& practice, const std::strin
     ok = hash.ok() && VerifyPassword(hash.value(), password);
   }
   std::string challenge = RandomHex(32);
-  engine::CommandContext ctx{practice, "login:" + RandomHex(16), {}, "portal", 0};
+  engine::CommandContext ctx{practice, "login:" + RandomHex(16), {}, "portal", now_us_()};
   auto r = app_->Execute(ctx, engine::Login{TokenId(identity_token), username, ok,
                                             TokenId(challenge)});
   if (!r.ok()) return r.status();
@@ -154,10 +154,10 @@ Outcome<Portal::NewSession> Portal::VerifyCode(const std::string& practice,
   if (!patient_id.empty()) {
     auto secret = secrets_->Get(SecretName("totp", practice, patient_id, invite_id));
     if (!secret.ok() && !secret.status().IsNotFound()) return secret.status();
-    if (secret.ok()) step = MatchTotp(secret.value(), code, NowMicros() / 1000000);
+    if (secret.ok()) step = MatchTotp(secret.value(), code, now_us_() / 1000000);
   }
   std::string session = RandomHex(32);
-  engine::CommandContext ctx{practice, "verify:" + RandomHex(16), {}, "portal", 0};
+  engine::CommandContext ctx{practice, "verify:" + RandomHex(16), {}, "portal", now_us_()};
   auto r = app_->Execute(ctx, engine::VerifyCode{challenge_id, step, TokenId(session)});
   if (!r.ok()) return r.status();
   if (r->rejection) return Rejected<NewSession>(*r->rejection);
@@ -168,14 +168,14 @@ Outcome<Portal::NewSession> Portal::VerifyCode(const std::string& practice,
   });
   {
     std::lock_guard<std::mutex> l(seen_mu_);
-    last_seen_us_[TokenId(session)] = NowMicros();
+    last_seen_us_[TokenId(session)] = now_us_();
   }
   return Done(NewSession{session, expires});
 }
 
 Status Portal::Logout(const PatientSession& who) {
   engine::CommandContext ctx{who.practice_id, "logout:" + who.session_id, {},
-                             "patient:" + who.patient_id, 0};
+                             "patient:" + who.patient_id, now_us_()};
   auto r = app_->Execute(ctx, engine::Logout{who.session_id, "logout"});
   if (!r.ok()) return r.status();
   std::lock_guard<std::mutex> l(seen_mu_);
@@ -190,7 +190,7 @@ std::optional<PatientSession> Portal::Authenticate(std::string_view bearer) {
   if (!v) return std::nullopt;
   json j = json::parse(*v, nullptr, false);
   if (j.is_discarded() || j.value("ended", true)) return std::nullopt;
-  int64_t now = NowMicros();
+  int64_t now = now_us_();
   if (now >= j.value("expires_at_us", int64_t{0})) return std::nullopt;
   {
     // Idle time is kept in memory; after a restart it counts from the session's start.
@@ -233,7 +233,7 @@ Outcome<PaymentResult> Portal::Pay(const PatientSession& who, const std::string&
     cmd.exp_year = card->exp_year;
   }
   engine::CommandContext ctx{who.practice_id, "pay:" + payment_id, {},
-                             "patient:" + who.patient_id, 0};
+                             "patient:" + who.patient_id, now_us_()};
   auto r = app_->Execute(ctx, cmd);
   if (!r.ok()) return r.status();
   if (r->rejection) return Rejected<PaymentResult>(*r->rejection);
@@ -259,7 +259,7 @@ Outcome<PaymentResult> Portal::Finish(const std::string& practice, const std::st
     engine::RecordPaymentOutcome outcome{payment_id, charged->succeeded, charged->processor_ref,
                                          charged->decline_reason,
                                          "card_" + Hex(Sha256(payment_id)).substr(0, 20)};
-    engine::CommandContext ctx{practice, "outcome:" + payment_id, {}, "processor", 0};
+    engine::CommandContext ctx{practice, "outcome:" + payment_id, {}, "processor", now_us_()};
     auto r = app_->Execute(ctx, outcome);
     if (!r.ok()) return r.status();
     if (r->rejection) return Rejected<PaymentResult>(*r->rejection);

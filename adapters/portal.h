@@ -7,6 +7,7 @@
 // Thread safety: all methods are thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -72,6 +73,9 @@ class Portal {
   // Finishes payments that a crash left between submission and outcome.
   Status ResumePayments();
 
+  // Tests move the portal's clock (session idle and TOTP time); the default is the wall clock.
+  void SetClockForTesting(std::function<int64_t()> now_us) { now_us_ = std::move(now_us); }
+
   // The TOTP secret of a username (tests compute codes with it, as an authenticator app does).
   Result<std::string> TotpSecretForTesting(const std::string& practice, const std::string& username);
 
@@ -80,6 +84,7 @@ class Portal {
   static std::string SecretName(const char* kind, const std::string& practice,
                                 const std::string& patient, const std::string& invite_id);
 
+  std::function<int64_t()> now_us_ = [] { return NowMicros(); };
   App* app_;
   SecretsStore* secrets_;
   PaymentGateway* gateway_;
