@@ -15,8 +15,11 @@ Status Run(App* app, const std::string& key, const engine::Command& cmd, int64_t
 
 }  // namespace
 
-Result<DemoInfo> LoadDemo(App* app) {
-  DemoInfo info{"demo-dental", "", "", "P100"};
+Result<DemoInfo> LoadDemo(Node* node) {
+  App* app = node->app.get();
+  DemoInfo info;
+  info.practice_id = "demo-dental";
+  info.guarantor_id = "P100";
   bool fresh = !app->PracticeExists(info.practice_id);
   Status s = Run(app, "practice", engine::RegisterPractice{"Bright Smiles Family Dental", "USD"});
   if (s.ok()) s = Run(app, "settings", engine::ChangeSettings{true, false});
@@ -52,11 +55,23 @@ Result<DemoInfo> LoadDemo(App* app) {
     auto t = app->CreateToken(info.practice_id, "admin", "demo admin", "operator");
     if (!t.ok()) return t.status();
     info.admin_token = t->second;
-    auto inv = app->IssueInvite(info.practice_id, info.guarantor_id, "operator");
-    if (!inv.ok()) return inv.status();
-    if (inv->index() == 1) {
+    auto jane = app->IssueInvite(info.practice_id, info.guarantor_id, "operator");
+    if (!jane.ok()) return jane.status();
+    if (jane->index() != 1) return Status::InvalidArgument("demo invite refused");
+    info.username = "jane.doe";
+    info.password = "BrightSmiles-2026";
+    info.phone = "(555) 010-2030";
+    auto enrolled = node->portal->Enroll(info.practice_id, std::get<1>(*jane).code, info.username,
+                                         info.password);
+    if (!enrolled.ok()) return enrolled.status();
+    if (enrolled->index() != 1) return Status::InvalidArgument("demo enrolment refused");
+    info.totp_secret_base32 = std::get<1>(*enrolled).totp_secret_base32;
+    info.otpauth_uri = std::get<1>(*enrolled).otpauth_uri;
+    auto sam = app->IssueInvite(info.practice_id, "P101", "operator");
+    if (!sam.ok()) return sam.status();
+    if (sam->index() == 1) {
       info.invite_url = app->public_url() + "/portal/" + info.practice_id +
-                        "/enroll?code=" + std::get<1>(*inv).code;
+                        "/enroll?code=" + std::get<1>(*sam).code;
     }
   }
   return info;

@@ -11,6 +11,9 @@
 #include <fstream>
 #include <thread>
 
+#include <liboath/oath.h>
+
+#include "adapters/secrets.h"
 #include "test_util.h"
 
 using namespace remit;
@@ -108,6 +111,38 @@ BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
     auto j = json::parse(bal->body);
     BOOST_TEST(j["members"].size() == 3u);
     BOOST_TEST(j["total_balance_cents"] == 46000);
+
+    // The demo patient signs in with what was printed, computing the code as an
+    // authenticator app would from the printed secret.
+    auto field = [&](const std::string& label) {
+      auto a = out.find(label);
+      BOOST_REQUIRE(a != std::string::npos);
+      a += label.size();
+      return out.substr(a, out.find_first_of(",\n", a) - a);
+    };
+    std::string username = field("username "), password = field("password ");
+    std::string secret32 = field("authenticator secret ");
+    char* raw = nullptr;
+    size_t raw_len = 0;
+    BOOST_REQUIRE(oath_base32_decode(secret32.data(), secret32.size(), &raw, &raw_len) == OATH_OK);
+    std::string secret(raw, raw_len);
+    free(raw);
+    const std::string portal = "/api/v1/portal/demo-dental";
+    auto id = HttpCall("127.0.0.1", port, "POST", portal + "/identity-check",
+                       json{{"username", username}, {"method", "phone"}, {"value", "5550102030"}}.dump());
+    BOOST_REQUIRE(id.ok());
+    BOOST_REQUIRE_EQUAL(id->status, 200);
+    auto login = HttpCall("127.0.0.1", port, "POST", portal + "/login",
+                          json{{"identity_token", json::parse(id->body)["identity_token"]},
+                               {"username", username}, {"password", password}}.dump());
+    BOOST_REQUIRE_EQUAL(login->status, 200);
+    auto verify = HttpCall("127.0.0.1", port, "POST", portal + "/login/verify",
+                           json{{"challenge_token", json::parse(login->body)["challenge_token"]},
+                                {"code", TotpCode(secret, NowMicros() / 1000000)}}.dump());
+    BOOST_REQUIRE_EQUAL(verify->status, 200);
+    auto mine = HttpCall("127.0.0.1", port, "GET", portal + "/me/balances", "",
+                         {{"Authorization", "Bearer " + json::parse(verify->body)["session_token"].get<std::string>()}});
+    BOOST_TEST(json::parse(mine->body)["amount_due_cents"] == 46000);
 
     // token create talks to the running server; its last line is the token.
     std::string tout;

@@ -478,3 +478,53 @@ BOOST_AUTO_TEST_CASE(no_secret_or_card_number_is_stored_or_logged) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// A crash between the durable submission and the recorded outcome: the next start charges the
+// payment (once) and records it; the patient's retry of the same request gets the payment.
+BOOST_AUTO_TEST_CASE(a_payment_cut_short_by_a_crash_is_finished_at_the_next_start) {
+  TempDir dir;
+  std::string admin, card;
+  {
+    TestServer s(dir.path());
+    const std::string base = "/api/v1/practices/crash-dental";
+    BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", s.operator_token(),
+                         json{{"practice_id", "crash-dental"}, {"name", "C"}, {"currency", "USD"}}).status == 201);
+    admin = s.Call("POST", base + "/tokens", s.operator_token(), json{{"role", "admin"}}).body["token"];
+    s.Call("PUT", base + "/settings", admin, json{{"portal_payments_enabled", true}});
+    s.Call("PUT", base + "/patients/P1", admin, json{{"first_name", "A"}, {"last_name", "B"}});
+    s.Call("POST", base + "/charges", admin,
+           json{{"charge_id", "C1"}, {"patient_id", "P1"}, {"amount_cents", 9000}, {"service_date", "2026-01-01"}});
+    card = s.Call("POST", "/sandbox-gateway/v1/tokens", "",
+                  json{{"number", "4242424242424242"}, {"exp_month", 1}, {"exp_year", 2031}, {"cvc", "321"}})
+               .body["card_token"];
+    // Step 1 of a payment only, as if the process died right after it.
+    engine::SubmitPayment cmd;
+    cmd.patient_id = "P1";
+    cmd.payment_id = "pay_cut_short";
+    cmd.amount_cents = 4000;
+    cmd.processor_token = card;
+    cmd.brand = "visa";
+    cmd.last4 = "4242";
+    auto r = s.app().Execute(engine::CommandContext{"crash-dental", "pay:pay_cut_short", {}, "patient:P1", 0}, cmd);
+    BOOST_REQUIRE(r.ok());
+    BOOST_REQUIRE(!r->rejection);
+    BOOST_TEST(s.Call("GET", base + "/transactions", admin).body["items"].empty());
+  }
+  TestServer s(dir.path());
+  auto tx = s.Call("GET", "/api/v1/practices/crash-dental/transactions", admin);
+  BOOST_REQUIRE(tx.body["items"].size() == 1u);
+  BOOST_TEST(tx.body["items"][0]["payment_id"] == "pay_cut_short");
+  BOOST_TEST(tx.body["items"][0]["status"] == "succeeded");
+  auto bal = s.Call("GET", "/api/v1/practices/crash-dental/accounts/P1/balance", admin);
+  BOOST_TEST(bal.body["amount_due_cents"] == 5000);
+  // Exactly one succeeded event for it in the log.
+  std::vector<LogEntry> entries;
+  BOOST_REQUIRE(s.app().log().Read(0, 10000, &entries).ok());
+  int succeeded = 0;
+  for (const auto& e : entries) {
+    auto ev = DecodeRecord(e.record);
+    BOOST_REQUIRE(ev.ok());
+    if (auto* p = std::get_if<PaymentSucceeded>(&ev->payload); p && p->payment_id == "pay_cut_short") ++succeeded;
+  }
+  BOOST_TEST(succeeded == 1);
+}

@@ -86,7 +86,7 @@ int Serve(const Args& args) {
   }
   if (args.Has("demo")) {
     if (app->log().EndOffset() == 0) {
-      auto demo = LoadDemo(app);
+      auto demo = LoadDemo(node.get());
       if (!demo.ok()) {
         std::fprintf(stderr, "remit serve: demo: %s\n", demo.status().ToString().c_str());
         return 1;
@@ -95,8 +95,13 @@ int Serve(const Args& args) {
       std::printf("  staff dashboard:  %s/staff\n", public_url.c_str());
       std::printf("  staff admin token: %s\n", demo->admin_token.c_str());
       std::printf("  patient portal:   %s/portal/%s\n", public_url.c_str(), demo->practice_id.c_str());
-      std::printf("  patient enrolment (Jane Doe, guarantor of Sam and Lily): %s\n",
-                  demo->invite_url.c_str());
+      std::printf("  demo patient Jane Doe (guarantor of Sam and Lily):\n");
+      std::printf("    confirm identity with phone %s (or initials JD)\n", demo->phone.c_str());
+      std::printf("    username %s, password %s\n", demo->username.c_str(), demo->password.c_str());
+      std::printf("    authenticator secret %s\n    (%s)\n", demo->totp_secret_base32.c_str(),
+                  demo->otpauth_uri.c_str());
+      std::printf("  enrolment link for Sam Doe (a dependent): %s\n", demo->invite_url.c_str());
+      std::printf("  test cards: 4242424242424242 succeeds, 4000000000000002 is declined\n");
       std::printf("  try: curl -H 'Authorization: Bearer %s' %s/api/v1/practices/%s/accounts/%s/balance\n",
                   demo->admin_token.c_str(), base.c_str(), demo->practice_id.c_str(),
                   demo->guarantor_id.c_str());
