@@ -3,6 +3,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "adapters/qr_png.h"
+#include "adapters/web_assets.h"
 #include "events/event.h"
 #include "projections/projections.h"
 
@@ -406,6 +408,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     return r;
   }
   if (n >= 1 && parts[0] == "sandbox-gateway") return RouteSandbox(req, route);
+  if (n >= 1 && (parts[0] == "portal" || parts[0] == "staff" || parts[0] == "assets")) {
+    return RoutePage(req, parts, route);
+  }
   if (n < 2 || parts[0] != "api" || parts[1] != "v1") {
     return Problem(404, "not_found", "no such path: " + req.path);
   }
@@ -545,6 +550,18 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (!r.ok() || r->rejection) return FromExec(r);
     auto pr = app_->views().Get(pj::PracticeKey(pid));
     return Json(200, SettingsJson(json::parse(pr.value_or("{}"))));
+  }
+
+  // /api/v1/practices/{p}/resources/portal-link.png
+  if (n == 6 && parts[4] == "resources" && parts[5] == "portal-link.png") {
+    *route = "/api/v1/practices/{p}/resources/portal-link.png";
+    if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+    if (auto d = deny("staff", false)) return *d;
+    auto png = QrPng(app_->public_url() + "/portal/" + pid);
+    if (!png.ok()) return Problem(503, "unavailable", png.status().ToString());
+    return HttpResponse{200, "image/png", std::move(png.value()),
+                        {{"Content-Disposition", "attachment; filename=\"" + pid + "-portal-qr.png\""},
+                         {"Cache-Control", "no-store"}}};
   }
 
   // /api/v1/practices/{p}/resources/portal-link
@@ -817,7 +834,14 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
     if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
     if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
     const auto& e = std::get<1>(*r);
-    return Json(201, {{"totp_secret_base32", e.totp_secret_base32}, {"otpauth_uri", e.otpauth_uri}});
+    json out = {{"totp_secret_base32", e.totp_secret_base32}, {"otpauth_uri", e.otpauth_uri}};
+    // For the enrolment page: the URI as a QR code, so no secret ever travels in a URL.
+    if (auto png = QrPng(e.otpauth_uri, 240); png.ok()) {
+      out["totp_qr_png_base64"] = Base64(png.value());
+    }
+    HttpResponse resp = Json(201, out);
+    resp.headers.emplace_back("Cache-Control", "no-store");
+    return resp;
   }
   if (n == 5 && parts[4] == "identity-check") {
     *route = "/api/v1/portal/{p}/identity-check";
@@ -947,6 +971,45 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
     });
   }
   return Problem(404, "not_found", "no such path: " + req.path);
+}
+
+}  // namespace remit
+
+namespace remit {
+
+HttpResponse Api::RoutePage(const HttpRequest& req, const std::vector<std::string>& parts,
+                            std::string* route) {
+  if (req.method != "GET" && req.method != "HEAD") return Problem(405, "method_not_allowed", "use GET");
+  std::string asset, type = "text/html; charset=utf-8";
+  size_t n = parts.size();
+  if (parts[0] == "staff" && n == 1) {
+    *route = "/staff";
+    asset = "staff.html";
+  } else if (parts[0] == "portal" && n == 2 && IsValidPracticeId(parts[1])) {
+    *route = "/portal/{p}";
+    asset = "portal.html";
+  } else if (parts[0] == "portal" && n == 3 && parts[2] == "enroll" && IsValidPracticeId(parts[1])) {
+    *route = "/portal/{p}/enroll";
+    asset = "enroll.html";
+  } else if (parts[0] == "assets" && n == 2 && parts[1].find('.') != std::string::npos &&
+             !parts[1].ends_with(".html")) {
+    *route = "/assets/{file}";
+    asset = parts[1];
+    if (asset.ends_with(".css")) type = "text/css; charset=utf-8";
+    else if (asset.ends_with(".js")) type = "text/javascript; charset=utf-8";
+    else if (asset.ends_with(".svg")) type = "image/svg+xml";
+    else type = "application/octet-stream";
+  }
+  auto bytes = asset.empty() ? std::nullopt : WebAsset(asset);
+  if (!bytes) return Problem(404, "not_found", "no such page: " + req.path);
+  HttpResponse r{200, type, std::string(*bytes), {}};
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+                         "script-src 'self'; frame-ancestors 'none'; form-action 'self'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
 }
 
 }  // namespace remit

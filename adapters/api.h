@@ -27,6 +27,8 @@ class Api {
   HttpResponse RoutePortal(const HttpRequest& req, const std::vector<std::string>& parts,
                            std::string* route);
   HttpResponse RouteSandbox(const HttpRequest& req, std::string* route);
+  HttpResponse RoutePage(const HttpRequest& req, const std::vector<std::string>& parts,
+                         std::string* route);
   // Runs `fn` under the request's Idempotency-Key (if any): replays, conflicts, waits for an
   // identical request in flight, and stores the answer.
   HttpResponse WithIdempotency(const HttpRequest& req, const Principal& who,

@@ -67,11 +67,16 @@ struct HttpServer::Impl {
       ++connections;
       sockets.push_back(sock);
       l.unlock();
-      std::thread([this, sock] {
+      std::thread([this, sock]() mutable {
         Serve(*sock);
+        {
+          std::lock_guard<std::mutex> g(mu);
+          std::erase(sockets, sock);
+        }
+        // The socket must be gone before Stop() may return and destroy the io_context.
+        sock.reset();
         std::lock_guard<std::mutex> g(mu);
         --connections;
-        std::erase(sockets, sock);
         cv.notify_all();
       }).detach();
     }
@@ -182,7 +187,8 @@ void HttpServer::Stop() {
   std::unique_lock<std::mutex> l(impl_->mu);
   // Idle keep-alive connections are woken by shutting their read side.
   for (auto& s : impl_->sockets) ::shutdown(s->native_handle(), SHUT_RD);
-  impl_->cv.wait_for(l, std::chrono::seconds(30), [&] { return impl_->connections == 0; });
+  // Connection threads finish their current request (bounded by the handlers' own waits).
+  impl_->cv.wait(l, [&] { return impl_->connections == 0; });
 }
 
 }  // namespace remit

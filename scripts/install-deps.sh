@@ -2,6 +2,7 @@
 # Installs everything remit needs to build, run and test on Debian 12, as root.
 # Idempotent: packages already present are left as they are.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
@@ -10,6 +11,7 @@ packages=(
   libsodium-dev liboath-dev libqrencode-dev libpng-dev
   nlohmann-json3-dev libssl-dev zlib1g-dev
   curl python3
+  chromium zbar-tools
 )
 
 missing=()
@@ -19,8 +21,17 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Node.js for the browser tests: the machine's own if it has one, else Debian's.
+if ! command -v node >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# playwright-core (exactly the version of package-lock.json) drives Debian's chromium; it never
+# downloads a browser.
+(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
