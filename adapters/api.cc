@@ -392,6 +392,11 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (!s.ok()) return Json(503, {{"status", "failing"}, {"detail", s.ToString()}});
     return Json(200, {{"status", "ok"}});
   }
+  if (req.path == "/openapi.yaml") {
+    *route = "/openapi.yaml";
+    auto doc = WebAsset("openapi.yaml");
+    return HttpResponse{200, "application/yaml", std::string(doc.value_or("")), {}};
+  }
   if (req.path == "/metrics") {
     *route = "/metrics";
     uint64_t end = app_->log().EndOffset();

@@ -1,11 +1,20 @@
-# Writes OUT, a C++ file that holds every file of DIR as a byte array, for WebAsset().
+# Writes OUT, a C++ file that holds every file of DIR (and EXTRA) as a byte array, for WebAsset().
+# EXTRA: more files (absolute paths), served under their own names.
 file(GLOB files RELATIVE ${DIR} ${DIR}/*)
 list(SORT files)
+set(paths "")
+foreach(f ${files})
+  list(APPEND paths ${DIR}/${f})
+endforeach()
+foreach(e ${EXTRA})
+  list(APPEND paths ${e})
+endforeach()
 set(body "// Generated from web/ at build time. Do not edit.\n#include \"adapters/web_assets.h\"\n\nnamespace remit {\nnamespace {\n")
 set(table "")
 set(i 0)
-foreach(f ${files})
-  file(READ ${DIR}/${f} hex HEX)
+foreach(path ${paths})
+  get_filename_component(f ${path} NAME)
+  file(READ ${path} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(LENGTH "${hex}" hexlen)
   math(EXPR len "${hexlen} / 2")

@@ -1,0 +1,92 @@
+// docs/openapi.yaml against the server: every route in the document answers (it is not an
+// unknown path), and every route the router knows (each `*route = "..."` of adapters/api.cc)
+// is in the document.
+#define BOOST_TEST_MODULE openapi
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "test_util.h"
+
+using namespace remit;
+using remit::testing::TempDir;
+using remit::testing::TestServer;
+using nlohmann::json;
+
+namespace {
+
+struct Route {
+  std::string method, path;
+};
+
+std::vector<Route> DocumentedRoutes(const std::string& yaml) {
+  std::vector<Route> out;
+  std::regex path_re(R"(^  (/[^:]*):\s*$)"), method_re(R"(^    (get|post|put|delete):)");
+  std::istringstream in(yaml);
+  std::string line, path;
+  bool in_paths = false;
+  while (std::getline(in, line)) {
+    if (line == "paths:") in_paths = true;
+    if (!in_paths) continue;
+    std::smatch m;
+    if (std::regex_match(line, m, path_re)) path = m[1];
+    else if (std::regex_search(line, m, method_re) && !path.empty()) out.push_back({m[1], path});
+  }
+  return out;
+}
+
+std::string Upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(document_and_router_agree) {
+  TempDir dir;
+  TestServer s(dir.path());
+  auto doc = s.Call("GET", "/openapi.yaml");
+  BOOST_REQUIRE_EQUAL(doc.status, 200);
+  BOOST_TEST(doc.raw.starts_with("openapi: 3.1.0"));
+  auto routes = DocumentedRoutes(doc.raw);
+  BOOST_TEST(routes.size() > 30u);
+
+  BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", s.operator_token(),
+                       json{{"practice_id", "doc-dental"}, {"name", "Doc"}, {"currency", "USD"}}).status == 201);
+  std::string admin = s.Call("POST", "/api/v1/practices/doc-dental/tokens", s.operator_token(),
+                             json{{"role", "admin"}}).body["token"];
+  std::set<std::string> documented;
+  for (const auto& r : routes) {
+    documented.insert(r.path);
+    std::string target = std::regex_replace(r.path, std::regex(R"(\{practice_id\})"), "doc-dental");
+    target = std::regex_replace(target, std::regex(R"(\{[a-z_]+\})"), "x1");
+    std::string body = r.method == "get" || r.method == "delete" ? "" : "{}";
+    auto reply = s.Call(Upper(r.method), target, admin, body);
+    BOOST_TEST_CONTEXT(r.method << " " << r.path) {
+      bool unknown = reply.status == 404 && reply.body.is_object() &&
+                     reply.body.value("detail", "").starts_with("no such path");
+      BOOST_TEST(!unknown);
+      BOOST_TEST(reply.status != 405);
+      BOOST_TEST(reply.status < 500);
+    }
+  }
+
+  std::ifstream src(REMIT_API_SOURCE);
+  std::string code((std::istreambuf_iterator<char>(src)), {});
+  std::regex route_re(R"re(\*route = "([^"]+)")re");
+  int found = 0;
+  for (auto it = std::sregex_iterator(code.begin(), code.end(), route_re); it != std::sregex_iterator(); ++it) {
+    std::string path = (*it)[1];
+    path = std::regex_replace(path, std::regex(R"(\{p\})"), "{practice_id}");
+    if (path == "/assets/{file}") continue;  // the pages' own CSS and scripts
+    ++found;
+    std::string pattern = std::regex_replace(path, std::regex(R"(\{[a-z_]+\})"), "{*}");
+    bool listed = false;
+    for (const auto& d : documented) {
+      if (std::regex_replace(d, std::regex(R"(\{[a-z_]+\})"), "{*}") == pattern) listed = true;
+    }
+    BOOST_TEST_CONTEXT(path) { BOOST_TEST(listed); }
+  }
+  BOOST_TEST(found > 25);
+}
