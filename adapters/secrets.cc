@@ -172,8 +172,15 @@ std::optional<int64_t> MatchTotp(const std::string& secret, const std::string& c
   if (code.size() != 6 || !std::all_of(code.begin(), code.end(), ::isdigit)) return std::nullopt;
   int pos = 0;
   uint64_t counter = 0;
-  int r = oath_totp_validate3(secret.data(), secret.size(), static_cast<time_t>(now_s), 30, 0,
-                              1, &pos, &counter, code.c_str());
+  // Codes are compared in constant time (liboath's own comparison is strcmp).
+  auto compare = [](void* handle, const char* candidate) -> int {
+    const auto* want = static_cast<const std::string*>(handle);
+    if (std::strlen(candidate) != want->size()) return 1;
+    return sodium_memcmp(candidate, want->data(), want->size()) == 0 ? 0 : 1;
+  };
+  std::string want = code;
+  int r = oath_totp_validate3_callback(secret.data(), secret.size(), static_cast<time_t>(now_s),
+                                       30, 0, 6, 1, &pos, &counter, compare, &want);
   if (r < 0) return std::nullopt;
   return static_cast<int64_t>(counter);
 }

@@ -143,6 +143,19 @@ BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
     auto mine = HttpCall("127.0.0.1", port, "GET", portal + "/me/balances", "",
                          {{"Authorization", "Bearer " + json::parse(verify->body)["session_token"].get<std::string>()}});
     BOOST_TEST(json::parse(mine->body)["amount_due_cents"] == 46000);
+    std::string session = json::parse(verify->body)["session_token"];
+    auto card = HttpCall("127.0.0.1", port, "POST", "/sandbox-gateway/v1/tokens",
+                         json{{"number", "5555555555554444"}, {"exp_month", 3}, {"exp_year", 2032}, {"cvc", "8642"}}.dump());
+    BOOST_REQUIRE_EQUAL(card->status, 201);
+    auto paid = HttpCall("127.0.0.1", port, "POST", portal + "/me/payments",
+                         json{{"amount_cents", 1234}, {"card_token", json::parse(card->body)["card_token"]}}.dump(),
+                         {{"Authorization", "Bearer " + session}, {"Idempotency-Key", "cli-pay"}});
+    BOOST_TEST(paid->status == 201);
+    // The server's own output never shows a card number or a session token.
+    std::string log = s.Output();
+    for (const std::string& secret_text : {std::string("5555555555554444"), session}) {
+      BOOST_TEST(log.find(secret_text) == std::string::npos);
+    }
 
     // token create talks to the running server; its last line is the token.
     std::string tout;

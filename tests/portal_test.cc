@@ -319,6 +319,30 @@ BOOST_AUTO_TEST_CASE(idempotency_replay_conflict_and_concurrent_double_submit) {
   BOOST_TEST(Balances(session)["amount_due_cents"] == 25000 - 1000 - 700);
 }
 
+BOOST_AUTO_TEST_CASE(transactions_page_with_a_cursor) {
+  Settings(true, true);
+  Enrolled("P100", "jane");
+  std::string session = SignIn("jane");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto p = Pay(session, json{{"amount_cents", 100 + i}, {"card_token", NewCard()}}, "page-" + std::to_string(i));
+    BOOST_REQUIRE_EQUAL(p.status, 201);
+    ids.insert(ids.begin(), p.body["payment_id"].get<std::string>());  // newest first
+  }
+  std::vector<std::string> seen;
+  std::string cursor;
+  for (int page = 0; page < 5; ++page) {
+    auto r = s.Call("GET", staff_base + "/transactions?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor), admin);
+    BOOST_REQUIRE_EQUAL(r.status, 200);
+    for (const auto& t : r.body["items"]) seen.push_back(t["payment_id"]);
+    if (r.body["next_cursor"].is_null()) break;
+    cursor = r.body["next_cursor"];
+  }
+  BOOST_TEST(seen == ids, boost::test_tools::per_element());
+  ExpectProblem(s.Call("GET", staff_base + "/transactions?limit=0", admin), 400, "validation_failed");
+  ExpectProblem(s.Call("GET", staff_base + "/transactions?cursor=a/b", admin), 400, "validation_failed");
+}
+
 BOOST_AUTO_TEST_CASE(payment_request_validation) {
   Enrolled("P100", "jane");
   std::string session = SignIn("jane");
