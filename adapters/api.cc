@@ -3,6 +3,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "adapters/audit.h"
+#include "adapters/event_json.h"
 #include "adapters/qr_png.h"
 #include "adapters/web_assets.h"
 #include "events/event.h"
@@ -219,19 +221,11 @@ std::optional<json> FamilyView(const Reader& r, const std::string& practice,
 // that build the live views.
 Status FoldAsOf(App& app, const std::string& practice, int64_t as_of_us, MemoryViewTxn* out) {
   auto projections = pj::AllProjections();
-  std::vector<LogEntry> entries;
-  for (uint64_t from = 0;;) {
-    Status s = app.log().ReadKey(practice, from, 1024, &entries);
-    if (!s.ok()) return s;
-    if (entries.empty()) return Status::OK();
-    for (const auto& entry : entries) {
-      auto ev = DecodeRecord(entry.record);
-      if (!ev.ok()) return ev.status();
-      if (ev->occurred_at_us > as_of_us) return Status::OK();
-      for (auto& p : projections) p->Apply(*out, entry.offset, *ev);
-    }
-    from = entries.back().offset + 1;
-  }
+  return ForEachEvent(app.log(), practice, [&](uint64_t offset, const Event& ev) {
+    if (ev.occurred_at_us > as_of_us) return false;
+    for (auto& p : projections) p->Apply(*out, offset, ev);
+    return true;
+  });
 }
 
 json ChargeJson(const ChargePosted& c) {
@@ -678,6 +672,59 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     auto v = FamilyView(LiveReader(app_->views()), pid, parts[5]);
     if (!v) return Problem(404, "patient_not_found", "no patient " + parts[5]);
     return Json(200, *v);
+  }
+
+  // GET /api/v1/practices/{p}/events[?after=<offset>&limit=<n>]
+  if (n == 5 && parts[4] == "events") {
+    *route = "/api/v1/practices/{p}/events";
+    if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+    if (auto d = deny("auditor", false)) return *d;
+    auto number = [&](const char* name, uint64_t dflt, uint64_t max) -> std::optional<uint64_t> {
+      auto it = req.query.find(name);
+      if (it == req.query.end()) return dflt;
+      const std::string& v = it->second;
+      if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+      uint64_t x = std::stoull(v);
+      if (x > max) return std::nullopt;
+      return x;
+    };
+    auto limit = number("limit", 100, 1000);
+    if (!limit || *limit == 0) return Problem(400, "validation_failed", "limit must be an integer from 1 to 1000");
+    bool has_after = req.query.contains("after");
+    auto after = number("after", 0, UINT64_MAX / 2);
+    if (!after) return Problem(400, "validation_failed", "after must be an event offset");
+    uint64_t from = has_after ? *after + 1 : 0;
+    json items = json::array();
+    bool more = false;
+    Status s = ForEachEvent(app_->log(), pid, [&](uint64_t offset, const Event& ev) {
+      if (offset < from) return true;
+      if (items.size() == *limit) {
+        more = true;
+        return false;
+      }
+      json j = EventJson(offset, ev);
+      items.push_back({{"offset", offset}, {"event_id", j["event_id"]}, {"type", j["type"]},
+                       {"occurred_at", j["occurred_at"]}, {"prev_hash", j["prev_hash"]},
+                       {"hash", j["hash"]}, {"actor", j["actor"]}, {"payload", j["payload"]}});
+      return true;
+    });
+    if (!s.ok()) return Problem(503, "unavailable", s.ToString());
+    json next = more ? json(items.back()["offset"]) : json(nullptr);
+    return Json(200, {{"items", items}, {"next_after", next}});
+  }
+
+  // GET /api/v1/practices/{p}/audit/verify
+  if (n == 6 && parts[4] == "audit" && parts[5] == "verify") {
+    *route = "/api/v1/practices/{p}/audit/verify";
+    if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
+    if (auto d = deny("auditor", false)) return *d;
+    ChainReport r = VerifyChains(app_->log(), pid);
+    json out = {{"events_checked", r.events_checked},
+                {"chain_ok", r.chain_ok},
+                {"first_bad_offset", r.first_bad_offset ? json(*r.first_bad_offset) : json(nullptr)}};
+    if (!r.chain_ok) out["detail"] = r.why;
+    if (r.chain_ok) out["head_hash"] = r.head_hash_hex;
+    return Json(200, out);
   }
 
   // GET /api/v1/practices/{p}/inbox[?unread=true]

@@ -69,6 +69,15 @@ Result<uint64_t> EventLog::Append(std::vector<LogRecord> records) {
 }
 
 Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& dir) {
+  return OpenImpl(dir, false);
+}
+
+Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenReadOnly(const std::string& dir) {
+  return OpenImpl(dir, true);
+}
+
+Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenImpl(const std::string& dir,
+                                                                bool read_only) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
@@ -83,7 +92,10 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& di
       {"index", rocksdb::ColumnFamilyOptions(options)}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(options), dir, families, &handles, &raw);
+  rocksdb::Status s =
+      read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, families,
+                                               &handles, &raw)
+                : rocksdb::DB::Open(rocksdb::DBOptions(options), dir, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s);
   std::unique_ptr<rocksdb::DB> db(raw);
   std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf(handles[0]);
@@ -97,7 +109,8 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& di
     if (it->Valid() && IsEntryKey(it->key())) {
       end = ParseOffset(it->key()) + 1;
       uint64_t expect = end - 1;
-      for (size_t n = 0; it->Valid() && IsEntryKey(it->key()) && n < kTailVerifyEvents;
+      size_t verify = read_only ? 0 : kTailVerifyEvents;
+      for (size_t n = 0; it->Valid() && IsEntryKey(it->key()) && n < verify;
            it->Prev(), ++n, --expect) {
         uint64_t off = ParseOffset(it->key());
         if (off != expect) {

@@ -38,6 +38,9 @@ class RocksEventLog final : public EventLog {
 
   // Opens or creates the log in `dir`. Checks that the newest entries are dense and verify.
   static Result<std::unique_ptr<RocksEventLog>> Open(const std::string& dir);
+  // Opens an existing log read-only (also while a server has it open), without the tail check,
+  // for auditors: appends fail; reads see what was durable when it was opened.
+  static Result<std::unique_ptr<RocksEventLog>> OpenReadOnly(const std::string& dir);
   ~RocksEventLog() override;
 
   void AppendAsync(std::vector<LogRecord> records, AppendCallback done) override;
@@ -60,6 +63,7 @@ class RocksEventLog final : public EventLog {
     uint64_t first = 0;
     Status status;
   };
+  static Result<std::unique_ptr<RocksEventLog>> OpenImpl(const std::string& dir, bool read_only);
   RocksEventLog(std::unique_ptr<rocksdb::DB> db,
                 std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf,
                 std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf, uint64_t end);

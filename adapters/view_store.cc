@@ -20,6 +20,14 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& dir, bool 
   return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw), bulk_load));
 }
 
+Result<std::unique_ptr<ViewStore>> ViewStore::OpenReadOnly(const std::string& dir) {
+  rocksdb::Options options;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
+  if (!s.ok()) return Status::IOError("open views " + dir + ": " + s.ToString());
+  return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw), false));
+}
+
 ViewStore::ViewStore(std::unique_ptr<rocksdb::DB> db, bool bulk_load)
     : db_(std::move(db)), bulk_load_(bulk_load) {}
 

@@ -35,6 +35,8 @@ class ViewStore {
   // `bulk_load`: for a rebuild into a fresh directory. Writes skip the WAL (a crash loses the
   // memtable, data and checkpoints together, so the views stay a consistent prefix).
   static Result<std::unique_ptr<ViewStore>> Open(const std::string& dir, bool bulk_load = false);
+  // Read-only, also beside a running server (for comparisons).
+  static Result<std::unique_ptr<ViewStore>> OpenReadOnly(const std::string& dir);
   ~ViewStore();
 
   std::optional<std::string> Get(std::string_view key) const;

@@ -26,5 +26,8 @@ Args ParseArgs(int argc, char** argv, int from, const std::vector<std::string>& 
 int Serve(const Args& args);
 int TokenCreate(const Args& args);
 int Bench(const Args& args);
+int AuditVerify(const Args& args);
+int AuditExport(const Args& args);
+int Replay(const Args& args);
 
 }  // namespace remit::tools

@@ -39,7 +39,10 @@ void Usage() {
                "  serve --data DIR --listen HOST:PORT [--public-url URL] [--demo]\n"
                "        [--operator-token-file PATH]\n"
                "  token create --data DIR --practice ID --role admin|staff|auditor [--label L]\n"
-               "  bench log|replay [--events N]\n");
+               "  bench log|replay [--events N]\n"
+               "  audit verify --data DIR [--practice ID]\n"
+               "  audit export --data DIR --practice ID --format jsonl|csv [--from T] [--to T]\n"
+               "  replay --data DIR --out DIR2 [--to-time T]    replay --compare DIR DIR2\n");
 }
 
 }  // namespace
@@ -57,6 +60,13 @@ int main(int argc, char** argv) {
       return TokenCreate(ParseArgs(argc, argv, 3, {}));
     }
     if (cmd == "bench") return Bench(ParseArgs(argc, argv, 2, {}));
+    if (cmd == "audit" && argc >= 3 && std::string(argv[2]) == "verify") {
+      return AuditVerify(ParseArgs(argc, argv, 3, {}));
+    }
+    if (cmd == "audit" && argc >= 3 && std::string(argv[2]) == "export") {
+      return AuditExport(ParseArgs(argc, argv, 3, {}));
+    }
+    if (cmd == "replay") return Replay(ParseArgs(argc, argv, 2, {}));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "remit: %s\n", e.what());
     return 1;

@@ -1,0 +1,17 @@
+// Events as JSON, for GET /events and the auditors' exports: every field of the envelope and
+// the payload, hashes and ids in lower-case hex, times in RFC 3339 with microseconds.
+// Thread safety: pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "events/event.h"
+
+namespace remit {
+
+nlohmann::json PayloadJson(const Payload& payload);
+// {"offset", "event_id", "type", "occurred_at", "practice_id", "schema_version",
+//  "command_key", "actor", "prev_hash", "hash", "payload"}
+nlohmann::json EventJson(uint64_t offset, const Event& event);
+
+}  // namespace remit
