@@ -326,6 +326,24 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   return resp;
 }
 
+void Api::RecordAccess(const std::string& practice, const std::string& actor,
+                       const std::string& reader, const std::string& resource,
+                       const std::string& patient_id) {
+  std::string key = practice + "\n" + reader + "\n" + resource;
+  {
+    std::lock_guard<std::mutex> l(access_mu_);
+    if (accessed_.contains(key)) return;
+    if (accessed_.size() >= kAccessMemoryMax) accessed_.clear();
+    accessed_.insert(key);
+  }
+  engine::CommandContext ctx{practice, "access:" + RandomHex(12), {}, actor, 0};
+  auto r = app_->Execute(ctx, engine::RecordAccess{resource, patient_id});
+  if (!r.ok() || r->rejection) {
+    std::lock_guard<std::mutex> l(access_mu_);
+    accessed_.erase(key);  // not recorded: try again on the next read
+  }
+}
+
 HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
                                   const std::function<HttpResponse()>& fn) {
   std::string key = req.Header("idempotency-key");
@@ -666,11 +684,13 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
       if (!s.ok()) return Problem(503, "unavailable", s.ToString());
       auto v = FamilyView(MemoryReader(mem), pid, parts[5]);
       if (!v) return Problem(404, "patient_not_found", "no patient " + parts[5] + " at that time");
+      RecordAccess(pid, ActorOf(who), who.token_id, "balance_history", parts[5]);
       (*v)["as_of"] = FormatTime(*t);
       return Json(200, *v);
     }
     auto v = FamilyView(LiveReader(app_->views()), pid, parts[5]);
     if (!v) return Problem(404, "patient_not_found", "no patient " + parts[5]);
+    RecordAccess(pid, ActorOf(who), who.token_id, "balance", parts[5]);
     return Json(200, *v);
   }
 
@@ -709,6 +729,7 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
       return true;
     });
     if (!s.ok()) return Problem(503, "unavailable", s.ToString());
+    RecordAccess(pid, ActorOf(who), who.token_id, "events", "");
     json next = more ? json(items.back()["offset"]) : json(nullptr);
     return Json(200, {{"items", items}, {"next_after", next}});
   }
@@ -959,6 +980,8 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
     if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
     auto v = FamilyView(LiveReader(app_->views()), pid, session->patient_id);
     if (!v) return Problem(404, "patient_not_found", "no patient record");
+    RecordAccess(pid, "patient:" + session->patient_id, session->session_id, "balance",
+                 session->patient_id);
     return Json(200, *v);
   }
   if (n >= 6 && parts[4] == "me" && parts[5] == "cards") {

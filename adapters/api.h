@@ -35,8 +35,16 @@ class Api {
                                const std::function<HttpResponse()>& fn);
 
   Node* node_;
+  // Records that `actor` read `resource` (HIPAA access log), once per `reader` (a session or a
+  // staff token) and resource; remembered in memory, up to kAccessMemoryMax pairs.
+  void RecordAccess(const std::string& practice, const std::string& actor, const std::string& reader,
+                    const std::string& resource, const std::string& patient_id);
+  static constexpr size_t kAccessMemoryMax = 100000;
+
   App* app_;
   Metrics metrics_;
+  std::mutex access_mu_;
+  std::set<std::string> accessed_;
   std::mutex idem_mu_;
   std::condition_variable idem_cv_;
   std::set<std::string> idem_in_flight_;

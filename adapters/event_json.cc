@@ -107,6 +107,9 @@ json PayloadJson(const Payload& payload) {
           [](const InboxNotificationRead& e) {
             return json{{"notification_id", e.notification_id}, {"read_by", e.read_by}};
           },
+          [](const RecordAccessed& e) {
+            return json{{"resource", e.resource}, {"patient_id", e.patient_id}};
+          },
       },
       payload);
 }

@@ -103,6 +103,7 @@ Status ProjectionRunner::CatchUp(uint64_t end, const std::function<bool(const Ev
     std::future<decltype(current)> next;
     if (next_from < end) next = std::async(std::launch::async, read, next_from);
     folded = std::max(folded, Fold(txn, *current.second, keep, &cut));
+    if (progress_) progress_(folded);
     if (txn.size() >= kCatchUpPendingKeysMax) {
       Status s = Commit(txn, folded);
       if (!s.ok()) {

@@ -52,6 +52,9 @@ class ProjectionRunner {
 
   static std::string CheckpointKey(std::string_view projection);
 
+  // Called by CatchUp after each batch with the number of events folded so far.
+  void SetProgress(std::function<void(uint64_t)> progress) { progress_ = std::move(progress); }
+
   // Applies `entries` (in offset order) as one write. Offsets a projection has already applied
   // are skipped, so a redelivered batch changes nothing. Sets *cut when `keep` cut it.
   Status ApplyBatch(const std::vector<DecodedEntry>& entries,
@@ -79,6 +82,7 @@ class ProjectionRunner {
   std::condition_variable applied_cv_;
   Status status_;
   std::thread thread_;
+  std::function<void(uint64_t)> progress_;
 };
 
 }  // namespace remit

@@ -105,23 +105,26 @@ Status ViewStore::Txn::Commit() {
   return Status::OK();
 }
 
-std::string ViewStore::Diff(const ViewStore& other, std::string_view skip_prefix) const {
+std::string ViewStore::Diff(const ViewStore& other, std::string_view only_prefix,
+                            std::string_view skip_prefix) const {
   std::unique_ptr<rocksdb::Iterator> a(db_->NewIterator(rocksdb::ReadOptions()));
   std::unique_ptr<rocksdb::Iterator> b(other.db_->NewIterator(rocksdb::ReadOptions()));
+  rocksdb::Slice only(only_prefix.data(), only_prefix.size());
   auto skip = [&](rocksdb::Iterator* it) {
     while (it->Valid() && !skip_prefix.empty() && it->key().starts_with(
                rocksdb::Slice(skip_prefix.data(), skip_prefix.size()))) {
       it->Next();
     }
   };
-  a->SeekToFirst();
-  b->SeekToFirst();
+  auto in_range = [&](rocksdb::Iterator* it) { return it->Valid() && it->key().starts_with(only); };
+  a->Seek(only);
+  b->Seek(only);
   for (;;) {
     skip(a.get());
     skip(b.get());
-    if (!a->Valid() && !b->Valid()) return {};
-    if (!a->Valid()) return "only in second: " + b->key().ToString();
-    if (!b->Valid()) return "only in first: " + a->key().ToString();
+    if (!in_range(a.get()) && !in_range(b.get())) return {};
+    if (!in_range(a.get())) return "only in second: " + b->key().ToString();
+    if (!in_range(b.get())) return "only in first: " + a->key().ToString();
     if (a->key() != b->key()) {
       return a->key().compare(b->key()) < 0 ? "only in first: " + a->key().ToString()
                                             : "only in second: " + b->key().ToString();

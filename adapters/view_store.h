@@ -66,8 +66,10 @@ class ViewStore {
         overlay_;
   };
 
-  // Compares every key and value with `other`; empty when equal, else the first difference.
-  std::string Diff(const ViewStore& other, std::string_view skip_prefix = "idem/") const;
+  // Compares the keys under `only_prefix` (all when empty), except those under `skip_prefix`,
+  // and their values with `other`; empty when equal, else the first difference.
+  std::string Diff(const ViewStore& other, std::string_view only_prefix = {},
+                   std::string_view skip_prefix = "idem/") const;
 
  private:
   ViewStore(std::unique_ptr<rocksdb::DB> db, bool bulk_load);

@@ -469,6 +469,9 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
             }
             return Emit(ctx, {CardRemoved{c.card_id, c.patient_id}}, Outcome::kUpdated);
           },
+          [&](const RecordAccess& c) -> Decision {
+            return Emit(ctx, {RecordAccessed{c.resource, c.patient_id}});
+          },
           [&](const MarkNotificationRead& c) -> Decision {
             auto it = s.notifications_read.find(c.notification_id);
             if (it == s.notifications_read.end()) {

@@ -94,11 +94,12 @@ struct RecordPaymentOutcome {
 struct PostPayment { std::string payment_id; };
 struct RemoveCard { std::string patient_id, card_id; };
 struct MarkNotificationRead { std::string notification_id; };
+struct RecordAccess { std::string resource, patient_id; };
 
 using Command = std::variant<RegisterPractice, ChangeSettings, IssueToken, RevokeToken,
                              UpsertPatient, PostCharge, IssueInvite, Enroll, CheckIdentity, Login,
                              VerifyCode, Logout, SubmitPayment, RecordPaymentOutcome, PostPayment,
-                             RemoveCard, MarkNotificationRead>;
+                             RemoveCard, MarkNotificationRead, RecordAccess>;
 
 // Limits of the contract.
 constexpr int64_t kMinuteUs = 60 * 1000000LL;

@@ -17,7 +17,7 @@ constexpr std::string_view kTypeNames[] = {
     "identity_verified", "identity_failed", "password_verified", "password_failed",
     "second_factor_verified", "second_factor_failed", "locked_out", "session_started",
     "session_ended", "payment_submitted", "payment_succeeded", "payment_declined", "card_saved",
-    "card_removed", "payment_posted", "inbox_notification_read"};
+    "card_removed", "payment_posted", "inbox_notification_read", "record_accessed"};
 static_assert(std::size(kTypeNames) == kPayloadTypes);
 static_assert(static_cast<size_t>(fb::Payload::MAX) == kPayloadTypes);
 
@@ -146,6 +146,10 @@ struct Encoder {
     auto n = S(e.notification_id), r = S(e.read_by);
     return fb::CreateInboxNotificationRead(b, n, r).Union();
   }
+  Offset<void> operator()(const RecordAccessed& e) {
+    auto r = S(e.resource), p = S(e.patient_id);
+    return fb::CreateRecordAccessed(b, r, p).Union();
+  }
 };
 
 // Decoding: from the verified union member to the C++ payload.
@@ -267,6 +271,10 @@ Payload DecodePayload(const fb::Body* body) {
     case fb::Payload::InboxNotificationRead: {
       auto* e = body->payload_as_InboxNotificationRead();
       return InboxNotificationRead{Str(e->notification_id()), Str(e->read_by())};
+    }
+    case fb::Payload::RecordAccessed: {
+      auto* e = body->payload_as_RecordAccessed();
+      return RecordAccessed{Str(e->resource()), Str(e->patient_id())};
     }
     case fb::Payload::NONE:
       break;

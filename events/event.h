@@ -81,6 +81,7 @@ struct PaymentPosted {
   std::string guarantor_id;
 };
 struct InboxNotificationRead { std::string notification_id, read_by; };
+struct RecordAccessed { std::string resource, patient_id; };
 
 // The order of the alternatives is the order of the schema's union (index + 1 = union type).
 using Payload = std::variant<
@@ -88,7 +89,7 @@ using Payload = std::variant<
     ChargePosted, PortalInviteIssued, PortalEnrolled, IdentityVerified, IdentityFailed,
     PasswordVerified, PasswordFailed, SecondFactorVerified, SecondFactorFailed, LockedOut,
     SessionStarted, SessionEnded, PaymentSubmitted, PaymentSucceeded, PaymentDeclined, CardSaved,
-    CardRemoved, PaymentPosted, InboxNotificationRead>;
+    CardRemoved, PaymentPosted, InboxNotificationRead, RecordAccessed>;
 
 // The snake_case type name of a payload ("charge_posted"), stable: it is part of the API.
 std::string_view TypeName(const Payload& p);

@@ -136,9 +136,17 @@ BOOST_AUTO_TEST_CASE(events_page_in_order_and_their_hashes_chain) {
     prev = all[i]["hash"];
   }
   BOOST_TEST(all[0]["type"] == "practice_registered");
-  BOOST_TEST(all.back()["type"] == "staff_token_issued");  // the auditor token
-  BOOST_TEST(all[all.size() - 2]["type"] == "charge_posted");
-  BOOST_TEST(all[all.size() - 2]["payload"]["amount_cents"] == 6000);
+  // The last charge, then the auditor's token, then the auditor's reading of the events,
+  // recorded once although it took several pages (HIPAA access log).
+  BOOST_TEST(all[all.size() - 3]["type"] == "charge_posted");
+  BOOST_TEST(all[all.size() - 3]["payload"]["amount_cents"] == 6000);
+  BOOST_TEST(all[all.size() - 2]["type"] == "staff_token_issued");
+  BOOST_TEST(all.back()["type"] == "record_accessed");
+  BOOST_TEST(all.back()["payload"]["resource"] == "events");
+  BOOST_TEST(all.back()["actor"].get<std::string>().starts_with("staff:"));
+  int accesses = 0;
+  for (const auto& e : all) accesses += e["type"] == "record_accessed";
+  BOOST_TEST(accesses == 1);
   auto bad = s.Call("GET", kBase + "/events?limit=0", auditor);
   BOOST_TEST(bad.status == 400);
   BOOST_TEST(s.Call("GET", kBase + "/events", "").status == 401);
@@ -186,4 +194,26 @@ BOOST_AUTO_TEST_CASE(a_replay_equals_the_live_views_and_a_cut_equals_as_of) {
   BOOST_TEST(answers[1]["members"][0]["balance_cents"] == bal("G"));
   BOOST_TEST(answers[0]["total_balance_cents"] == 3000);  // C0 + C1 by the second moment
   BOOST_TEST(answers[1]["total_balance_cents"] == 15000);
+}
+
+BOOST_AUTO_TEST_CASE(reading_a_patients_balance_is_recorded_once_per_reader) {
+  TempDir dir;
+  TestServer s(dir.path());
+  std::string admin = Populate(s);
+  std::string auditor = s.Call("POST", kBase + "/tokens", admin, json{{"role", "auditor"}}).body["token"];
+  for (int i = 0; i < 3; ++i) {
+    BOOST_REQUIRE(s.Call("GET", kBase + "/accounts/G/balance", auditor).status == 200);
+    BOOST_REQUIRE(s.Call("GET", kBase + "/accounts/G/balance", admin).status == 200);
+  }
+  std::vector<std::string> readers;
+  BOOST_REQUIRE(ForEachEvent(s.app().log(), "audit-dental", [&](uint64_t, const Event& e) {
+    if (auto* a = std::get_if<RecordAccessed>(&e.payload)) {
+      BOOST_TEST(a->resource == "balance");
+      BOOST_TEST(a->patient_id == "G");
+      readers.push_back(e.actor);
+    }
+    return true;
+  }).ok());
+  BOOST_TEST(readers.size() == 2u);  // the auditor once, the admin once
+  if (readers.size() == 2) BOOST_TEST(readers[0] != readers[1]);
 }

@@ -39,6 +39,7 @@ std::vector<Payload> Samples() {
       CardRemoved{"card1", "P1"},
       PaymentPosted{"pay1", {{"C1", "P1", 4000}, {"C2", "P2", 900}}, 100, "auto", "P0"},
       InboxNotificationRead{"n1", "staff:tok_1"},
+      RecordAccessed{"balance", "P1"},
   };
 }
 

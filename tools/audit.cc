@@ -12,6 +12,7 @@
 #include "adapters/projection_runner.h"
 #include "adapters/rocks_event_log.h"
 #include "adapters/view_store.h"
+#include "projections/projections.h"
 #include "tools/cli.h"
 
 namespace remit::tools {
@@ -134,13 +135,16 @@ int Replay(const Args& args) {
                    (!va.ok() ? va.status() : vb.status()).ToString().c_str());
       return 2;
     }
-    std::string diff = (*va)->Diff(**vb);
-    if (diff.empty()) {
-      std::printf("projections are equal\n");
-      return 0;
+    bool equal = true;
+    for (const auto& p : projections::AllProjections()) {
+      std::string name(p->name());
+      std::string diff = (*va)->Diff(**vb, name + "/");
+      if (diff.empty()) diff = (*va)->Diff(**vb, ProjectionRunner::CheckpointKey(name));
+      std::printf("%-12s %s\n", name.c_str(), diff.empty() ? "equal" : ("differs: " + diff).c_str());
+      equal = equal && diff.empty();
     }
-    std::printf("projections differ: %s\n", diff.c_str());
-    return 1;
+    std::printf(equal ? "projections are equal\n" : "projections differ\n");
+    return equal ? 0 : 1;
   }
   auto data = args.Get("data");
   auto out = args.Get("out");
@@ -170,7 +174,30 @@ int Replay(const Args& args) {
   auto start = std::chrono::steady_clock::now();
   std::function<bool(const Event&)> keep;
   if (to_time) keep = [t = *to_time](const Event& e) { return e.occurred_at_us <= t; };
+  // Progress: a bar on a terminal, plain lines otherwise.
+  bool tty = ::isatty(STDOUT_FILENO) != 0;
+  auto last = std::chrono::steady_clock::now();
+  runner.SetProgress([&](uint64_t done) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::milliseconds(tty ? 200 : 2000) && done < end) return;
+    last = now;
+    double secs = std::chrono::duration<double>(now - start).count();
+    double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+    double left = rate > 0 ? static_cast<double>(end - done) / rate : 0;
+    int pct = end == 0 ? 100 : static_cast<int>(100 * done / end);
+    if (tty) {
+      std::string bar(static_cast<size_t>(pct / 4), '#');
+      bar.resize(25, '.');
+      std::printf("\r[%s] %3d%% %llu/%llu events, %.0f events/s, %.0f s left  ", bar.c_str(), pct,
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(end), rate, left);
+    } else {
+      std::printf("progress %llu/%llu events (%d%%), %.0f events/s, %.0f s left\n",
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(end), pct, rate, left);
+    }
+    std::fflush(stdout);
+  });
   Status s = runner.CatchUp(end, keep);
+  if (tty) std::printf("\n");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!s.ok()) {
     std::fprintf(stderr, "remit replay: %s\n", s.ToString().c_str());
