@@ -278,6 +278,9 @@ HttpResponse FromRejection(const engine::Rejection& rej) {
 }
 
 HttpResponse FromExec(const Result<ExecResult>& r) {
+  if (!r.ok() && r.status().message().starts_with("read_only")) {
+    return Problem(503, "read_only", "this server was started read-only; nothing can be changed");
+  }
   if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
   return FromRejection(*r->rejection);
 }
@@ -402,6 +405,10 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     *route = "/healthz";
     Status s = app_->runner().status();
     if (!s.ok()) return Json(503, {{"status", "failing"}, {"detail", s.ToString()}});
+    if (!app_->degraded_reason().empty()) {
+      return Json(503, {{"status", "read_only"}, {"detail", app_->degraded_reason()}});
+    }
+    if (app_->read_only()) return Json(200, {{"status", "ok"}, {"read_only", true}});
     return Json(200, {{"status", "ok"}});
   }
   if (req.path == "/openapi.yaml") {

@@ -60,7 +60,8 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return Status::IOError("cannot create " + options.data_dir + ": " + ec.message());
-  auto log = RocksEventLog::Open(options.data_dir + "/log");
+  auto log = options.read_only ? RocksEventLog::OpenReadOnly(options.data_dir + "/log")
+                               : RocksEventLog::Open(options.data_dir + "/log");
   if (!log.ok()) return log.status();
   app->log_ = std::move(log.value());
   auto views = ViewStore::Open(options.data_dir + "/views");
@@ -69,11 +70,13 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   Status s = app->LoadOperatorToken();
   if (!s.ok()) return s;
   s = app->RebuildState();
-  if (!s.ok()) return s;
+  if (!s.ok() && !options.read_only) return s;
+  if (!s.ok()) app->degraded_reason_ = s.ToString();
   app->runner_ = std::make_unique<ProjectionRunner>(app->log_.get(), app->views_.get());
   s = app->runner_->CatchUp(app->log_->EndOffset());
-  if (!s.ok()) return s;
-  app->runner_->Start();
+  if (!s.ok() && !options.read_only) return s;
+  if (!s.ok() && app->degraded_reason_.empty()) app->degraded_reason_ = s.ToString();
+  if (!options.read_only) app->runner_->Start();
   return app;
 }
 
@@ -162,6 +165,7 @@ bool App::PracticeExists(const std::string& practice_id) const {
 }
 
 Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Command& cmd) {
+  if (options_.read_only) return Status::InvalidArgument("read_only: this server was started read-only");
   if (ctx.now_us == 0) ctx.now_us = NowMicros();
   bool registering = std::holds_alternative<engine::RegisterPractice>(cmd);
   Slot* slot = GetSlot(ctx.practice_id, registering);

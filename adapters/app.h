@@ -28,6 +28,9 @@ struct AppOptions {
   std::string data_dir;
   std::string public_url;           // what portal links and QR codes point at (see SetPublicUrl)
   std::string operator_token_file;  // default <data_dir>/operator-token
+  // Serve what can be read from a log that fails verification: the log is opened read-only,
+  // state and views stop at the first bad record, and every write answers 503 read_only.
+  bool read_only = false;
 };
 
 // Who is calling.
@@ -101,6 +104,9 @@ class App {
   EventLog& log() { return *log_; }
   ProjectionRunner& runner() { return *runner_; }
   uint64_t events_appended() const { return events_appended_.load(); }
+  bool read_only() const { return options_.read_only; }
+  // In read-only mode: why the log could not be fully read (empty when it could).
+  const std::string& degraded_reason() const { return degraded_reason_; }
 
  private:
   struct Slot {
@@ -123,6 +129,7 @@ class App {
   mutable std::shared_mutex slots_mu_;
   std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;
   std::atomic<uint64_t> events_appended_{0};
+  std::string degraded_reason_;
 };
 
 // Reads a file whole; writes one with the given mode (created or truncated, then fsynced).

@@ -69,10 +69,19 @@ void ExpectTamperFound(const std::string& data, const std::function<void(RocksEv
   std::string out;
   BOOST_TEST(Run(Remit("audit verify --data " + data), &out) == 1);
   BOOST_TEST(out.find("first_bad_offset " + std::to_string(bad)) != std::string::npos, out);
-  // The server refuses to start on it.
+  // The server refuses to start on it, unless told to start read-only: then it serves what
+  // can be read, says why, and refuses every write.
   AppOptions o;
   o.data_dir = data;
   BOOST_TEST(!App::Open(o).ok());
+  o.read_only = true;
+  auto ro = App::Open(o);
+  BOOST_REQUIRE_MESSAGE(ro.ok(), ro.status().ToString());
+  BOOST_TEST(!(*ro)->degraded_reason().empty());
+  BOOST_TEST((*ro)->views().Get(projections::PracticeKey("audit-dental")).has_value());
+  auto write = (*ro)->Execute(engine::CommandContext{"audit-dental", "k", {}, "t", 0},
+                              engine::ChangeSettings{true, std::nullopt});
+  BOOST_TEST(!write.ok());
 }
 
 }  // namespace

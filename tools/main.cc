@@ -37,7 +37,7 @@ void Usage() {
   std::fprintf(stderr,
                "usage: remit <command> [flags]\n"
                "  serve --data DIR --listen HOST:PORT [--public-url URL] [--demo]\n"
-               "        [--operator-token-file PATH]\n"
+               "        [--operator-token-file PATH] [--read-only]\n"
                "  token create --data DIR --practice ID --role admin|staff|auditor [--label L]\n"
                "  bench log|replay [--events N]\n"
                "  audit verify --data DIR [--practice ID]\n"
@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   try {
-    if (cmd == "serve") return Serve(ParseArgs(argc, argv, 2, {"demo"}));
+    if (cmd == "serve") return Serve(ParseArgs(argc, argv, 2, {"demo", "read-only"}));
     if (cmd == "token" && argc >= 3 && std::string(argv[2]) == "create") {
       return TokenCreate(ParseArgs(argc, argv, 3, {}));
     }

@@ -56,6 +56,7 @@ int Serve(const Args& args) {
   AppOptions opts;
   opts.data_dir = *data;
   opts.operator_token_file = args.Get("operator-token-file").value_or("");
+  opts.read_only = args.Has("read-only");
   auto node_r = Node::Open(opts);
   if (!node_r.ok()) {
     std::fprintf(stderr, "remit serve: %s\n", node_r.status().ToString().c_str());
@@ -78,7 +79,12 @@ int Serve(const Args& args) {
   nlohmann::json info = {{"listen", host + ":" + std::to_string(*bound)}, {"pid", ::getpid()}};
   WriteFileMode(ServerFile(*data), info.dump() + "\n", 0600).IgnoreError();
 
-  std::printf("remit is serving on %s\n", base.c_str());
+  std::printf("remit is serving on %s%s\n", base.c_str(), opts.read_only ? " (read-only)" : "");
+  if (!app->degraded_reason().empty()) {
+    std::printf("  the log does not verify: %s\n  serving what could be read; "
+                "run `remit audit verify --data %s`\n",
+                app->degraded_reason().c_str(), data->c_str());
+  }
   std::printf("  health:   %s/healthz\n  metrics:  %s/metrics\n", base.c_str(), base.c_str());
   if (app->created_operator_token()) {
     std::printf("  operator token (also in %s):\n    %s\n", app->options().operator_token_file.c_str(),
