@@ -6,6 +6,7 @@
 #include "adapters/audit.h"
 #include "adapters/event_json.h"
 #include "adapters/qr_png.h"
+#include "adapters/queries.h"
 #include "adapters/web_assets.h"
 #include "events/event.h"
 #include "projections/projections.h"
@@ -110,124 +111,6 @@ std::vector<std::string> Split(std::string_view path) {
   return parts;
 }
 
-// ---- Views ----------------------------------------------------------------------------------
-
-// Reads views from the live store or from a point-in-time fold.
-struct Reader {
-  std::function<std::optional<std::string>(std::string_view)> get;
-  std::function<void(std::string_view, const std::function<bool(std::string_view, std::string_view)>&)> scan;
-};
-
-Reader LiveReader(ViewStore& v) {
-  return Reader{[&v](std::string_view k) { return v.Get(k); },
-                [&v](std::string_view p, const std::function<bool(std::string_view, std::string_view)>& fn) {
-                  v.Scan(p, fn);
-                }};
-}
-
-Reader MemoryReader(const MemoryViewTxn& m) {
-  return Reader{[&m](std::string_view k) -> std::optional<std::string> {
-                  auto it = m.data().find(k);
-                  if (it == m.data().end()) return std::nullopt;
-                  return it->second;
-                },
-                [&m](std::string_view p, const std::function<bool(std::string_view, std::string_view)>& fn) {
-                  for (auto it = m.data().lower_bound(p); it != m.data().end(); ++it) {
-                    if (!std::string_view(it->first).starts_with(p)) break;
-                    if (!fn(it->first, it->second)) break;
-                  }
-                }};
-}
-
-json SettingsJson(const json& practice) {
-  return json{{"portal_payments_enabled", practice.value("portal_payments_enabled", false)},
-              {"auto_post_to_ledger", practice.value("auto_post_to_ledger", false)},
-              {"currency", practice.value("currency", "USD")},
-              {"name", practice.value("name", "")}};
-}
-
-// The family view of spec/api.md for `patient_id`; nullopt when the patient is unknown.
-std::optional<json> FamilyView(const Reader& r, const std::string& practice,
-                               const std::string& patient_id) {
-  auto pr = r.get(pj::PracticeKey(practice));
-  auto pt = r.get(pj::PatientKey(practice, patient_id));
-  if (!pr || !pt) return std::nullopt;
-  json practice_j = json::parse(*pr);
-  json patient = json::parse(*pt);
-  auto balance = [&](const std::string& id) {
-    auto b = r.get(pj::BalanceKey(practice, id));
-    return b ? pj::DecodeCents(*b) : 0;
-  };
-  json members = json::array();
-  std::string guarantor = patient.value("guarantor_id", "");
-  Cents total = 0;
-  auto add = [&](const json& p, const char* relationship) {
-    Cents b = balance(p.value("patient_id", ""));
-    total += b;
-    members.push_back({{"patient_id", p.value("patient_id", "")},
-                       {"first_name", p.value("first_name", "")},
-                       {"last_name", p.value("last_name", "")},
-                       {"relationship", relationship},
-                       {"balance_cents", b}});
-  };
-  if (!guarantor.empty()) {
-    add(patient, "dependent");
-  } else {
-    guarantor = patient_id;
-    add(patient, "self");
-    std::vector<std::string> deps;
-    std::string prefix = pj::DependentPrefix(practice, patient_id);
-    r.scan(prefix, [&](std::string_view k, std::string_view) {
-      deps.emplace_back(k.substr(prefix.size()));
-      return true;
-    });
-    for (const auto& d : deps) {
-      auto dv = r.get(pj::PatientKey(practice, d));
-      if (dv) add(json::parse(*dv), "dependent");
-    }
-  }
-  json pending = json::array();
-  Cents pending_total = 0;
-  for (const auto& m : members) {
-    std::string prefix = pj::PendingPrefix(practice, m["patient_id"].get<std::string>());
-    std::vector<std::string> ids;
-    r.scan(prefix, [&](std::string_view, std::string_view v) {
-      ids.emplace_back(v);
-      return true;
-    });
-    for (const auto& id : ids) {
-      auto pv = r.get(pj::PaymentKey(practice, id));
-      if (!pv) continue;
-      json p = json::parse(*pv);
-      pending_total += p.value("amount_cents", Cents{0});
-      pending.push_back({{"payment_id", id},
-                         {"patient_id", p["patient_id"]},
-                         {"amount_cents", p["amount_cents"]},
-                         {"submitted_at", FormatTime(p.value("submitted_at_us", int64_t{0}))},
-                         {"card_brand", p["card_brand"]},
-                         {"card_last4", p["card_last4"]}});
-    }
-  }
-  return json{{"currency", practice_j.value("currency", "USD")},
-              {"payments_enabled", practice_j.value("portal_payments_enabled", false)},
-              {"guarantor_id", guarantor},
-              {"members", members},
-              {"total_balance_cents", total},
-              {"pending_payments", pending},
-              {"amount_due_cents", std::max<Cents>(0, total - pending_total)}};
-}
-
-// Folds practice `practice`'s events up to `as_of_us` into memory, with the same projections
-// that build the live views.
-Status FoldAsOf(App& app, const std::string& practice, int64_t as_of_us, MemoryViewTxn* out) {
-  auto projections = pj::AllProjections();
-  return ForEachEvent(app.log(), practice, [&](uint64_t offset, const Event& ev) {
-    if (ev.occurred_at_us > as_of_us) return false;
-    for (auto& p : projections) p->Apply(*out, offset, ev);
-    return true;
-  });
-}
-
 json ChargeJson(const ChargePosted& c) {
   return json{{"charge_id", c.charge_id},
               {"patient_id", c.patient_id},
@@ -285,22 +168,6 @@ HttpResponse FromExec(const Result<ExecResult>& r) {
   return FromRejection(*r->rejection);
 }
 
-
-json TransactionJson(const json& p) {
-  auto time_or_null = [](const json& v) { return v.is_number() ? json(FormatTime(v.get<int64_t>())) : json(nullptr); };
-  return json{{"payment_id", p["payment_id"]},
-              {"patient_id", p["patient_id"]},
-              {"guarantor_id", p["guarantor_id"]},
-              {"patient_name", p["patient_name"]},
-              {"amount_cents", p["amount_cents"]},
-              {"status", p["status"]},
-              {"ledger_status", p["status"] == "succeeded" ? p["ledger_status"] : json(nullptr)},
-              {"card_brand", p["card_brand"]},
-              {"card_last4", p["card_last4"]},
-              {"submitted_at", time_or_null(p["submitted_at_us"])},
-              {"posted_at", time_or_null(p["posted_at_us"])},
-              {"decline_reason", p["decline_reason"]}};
-}
 
 std::string BearerOf(const HttpRequest& req) {
   std::string h = req.Header("authorization");
@@ -687,7 +554,7 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
       auto t = ParseTime(as_of->second);
       if (!t) return Problem(400, "validation_failed", "as_of must be an RFC 3339 time");
       MemoryViewTxn mem;
-      Status s = FoldAsOf(*app_, pid, *t, &mem);
+      Status s = FoldAsOf(app_->log(), pid, *t, &mem);
       if (!s.ok()) return Problem(503, "unavailable", s.ToString());
       auto v = FamilyView(MemoryReader(mem), pid, parts[5]);
       if (!v) return Problem(404, "patient_not_found", "no patient " + parts[5] + " at that time");
@@ -806,34 +673,25 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
       }
       limit = static_cast<size_t>(v);
     }
-    std::string prefix = pj::TransactionPrefix(pid);
-    std::string start;
-    if (auto c = req.query.find("cursor"); c != req.query.end() && !c->second.empty()) {
-      // The cursor is the key after which the next page starts.
-      std::string cursor = c->second;
-      if (cursor.find('/') != std::string::npos || cursor.size() > 200) {
-        return Problem(400, "validation_failed", "bad cursor");
-      }
-      std::replace(cursor.begin(), cursor.end(), '.', '/');
-      start = prefix + cursor;
-      start.push_back('\0');  // the first key after the cursor's
+    std::string cursor;
+    if (auto c = req.query.find("cursor"); c != req.query.end()) cursor = c->second;
+    json page;
+    auto as_of = req.query.find("as_of");
+    bool ok = false;
+    if (as_of != req.query.end()) {
+      // As the list stood then: the practice's events folded up to that moment.
+      auto t = ParseTime(as_of->second);
+      if (!t) return Problem(400, "validation_failed", "as_of must be an RFC 3339 time");
+      MemoryViewTxn mem;
+      Status s = FoldAsOf(app_->log(), pid, *t, &mem);
+      if (!s.ok()) return Problem(503, "unavailable", s.ToString());
+      ok = TransactionsPage(MemoryReader(mem), pid, limit, cursor, &page);
+      if (ok) page["as_of"] = FormatTime(*t);
+    } else {
+      ok = TransactionsPage(LiveReader(app_->views()), pid, limit, cursor, &page);
     }
-    json items = json::array();
-    std::string last;
-    bool more = false;
-    app_->views().Scan(prefix, [&](std::string_view k, std::string_view v) {
-      if (items.size() == limit) {
-        more = true;
-        return false;
-      }
-      auto pv = app_->views().Get(pj::PaymentKey(pid, v));
-      if (pv) items.push_back(TransactionJson(json::parse(*pv)));
-      last = std::string(k.substr(prefix.size()));
-      return true;
-    }, start);
-    std::replace(last.begin(), last.end(), '/', '.');
-    json next = more ? json(last) : json(nullptr);
-    return Json(200, {{"items", items}, {"next_cursor", next}});
+    if (!ok) return Problem(400, "validation_failed", "bad cursor");
+    return Json(200, page);
   }
 
   // POST /api/v1/practices/{p}/payments/{payment_id}/post-to-ledger

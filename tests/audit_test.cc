@@ -202,6 +202,14 @@ BOOST_AUTO_TEST_CASE(a_replay_equals_the_live_views_and_a_cut_equals_as_of) {
   BOOST_TEST(answers[1]["total_balance_cents"] == bal("G") + bal("D"));
   BOOST_TEST(answers[1]["members"][0]["balance_cents"] == bal("G"));
   BOOST_TEST(answers[0]["total_balance_cents"] == 3000);  // C0 + C1 by the second moment
+  // The command line gives the same point-in-time answer from the log.
+  std::string cli;
+  BOOST_TEST(Run(std::string(REMIT_BINARY) + " audit balance --data " + dir.path() +
+                     " --practice audit-dental --patient G --as-of " + moments[1] + " 2>/dev/null",
+                 &cli) == 0);
+  json from_cli = json::parse(cli);
+  BOOST_TEST(from_cli["total_balance_cents"] == answers[0]["total_balance_cents"]);
+  BOOST_TEST(from_cli["members"] == answers[0]["members"]);
   BOOST_TEST(answers[1]["total_balance_cents"] == 15000);
 }
 

@@ -324,11 +324,23 @@ BOOST_AUTO_TEST_CASE(transactions_page_with_a_cursor) {
   Enrolled("P100", "jane");
   std::string session = SignIn("jane");
   std::vector<std::string> ids;
+  std::string after_three;
   for (int i = 0; i < 5; ++i) {
     auto p = Pay(session, json{{"amount_cents", 100 + i}, {"card_token", NewCard()}}, "page-" + std::to_string(i));
     BOOST_REQUIRE_EQUAL(p.status, 201);
     ids.insert(ids.begin(), p.body["payment_id"].get<std::string>());  // newest first
+    if (i == 2) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      after_three = FormatTime(NowMicros(), true);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
+  // The list as it stood after the third payment.
+  auto then = s.Call("GET", staff_base + "/transactions?as_of=" + after_three, admin);
+  BOOST_REQUIRE_EQUAL(then.status, 200);
+  BOOST_REQUIRE(then.body["items"].size() == 3u);
+  BOOST_TEST(then.body["items"][0]["payment_id"] == ids[2]);
+  BOOST_TEST(then.body["items"][0]["ledger_status"] == "posted");
   std::vector<std::string> seen;
   std::string cursor;
   for (int page = 0; page < 5; ++page) {

@@ -10,6 +10,7 @@
 #include "adapters/audit.h"
 #include "adapters/event_json.h"
 #include "adapters/projection_runner.h"
+#include "adapters/queries.h"
 #include "adapters/rocks_event_log.h"
 #include "adapters/view_store.h"
 #include "projections/projections.h"
@@ -121,6 +122,46 @@ int AuditExport(const Args& args) {
   return 0;
 }
 
+// `remit audit balance|transactions`: the family view or the transactions list of a practice
+// as they stood at --as-of (default: now), folded from the log.
+int AuditView(const Args& args, bool balance) {
+  auto data = args.Get("data");
+  auto practice = args.Get("practice");
+  auto patient = args.Get("patient");
+  bool bad = false;
+  auto as_of = TimeFlag(args, "as-of", &bad);
+  if (!data || !practice || (balance && !patient) || bad) {
+    std::fprintf(stderr, balance ? "remit audit balance --data DIR --practice ID --patient ID [--as-of T]\n"
+                                 : "remit audit transactions --data DIR --practice ID [--as-of T]\n");
+    return 2;
+  }
+  auto log = OpenLog(*data);
+  if (!log.ok()) {
+    std::fprintf(stderr, "remit audit: %s\n", log.status().ToString().c_str());
+    return 2;
+  }
+  MemoryViewTxn mem;
+  Status s = FoldAsOf(**log, *practice, as_of.value_or(INT64_MAX), &mem);
+  if (!s.ok()) {
+    std::fprintf(stderr, "remit audit: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  nlohmann::json out;
+  if (balance) {
+    auto v = FamilyView(MemoryReader(mem), *practice, *patient);
+    if (!v) {
+      std::fprintf(stderr, "remit audit balance: no patient %s then\n", patient->c_str());
+      return 1;
+    }
+    out = *v;
+  } else {
+    TransactionsPage(MemoryReader(mem), *practice, SIZE_MAX, "", &out);
+  }
+  if (as_of) out["as_of"] = FormatTime(*as_of);
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
 int Replay(const Args& args) {
   if (auto cmp = args.Get("compare")) {
     if (args.words.empty()) {
@@ -150,8 +191,17 @@ int Replay(const Args& args) {
   auto out = args.Get("out");
   bool bad = false;
   auto to_time = TimeFlag(args, "to-time", &bad);
+  std::optional<uint64_t> to_offset;
+  if (auto o = args.Get("to-offset")) {
+    if (o->empty() || o->find_first_not_of("0123456789") != std::string::npos || o->size() > 19) {
+      bad = true;
+    } else {
+      to_offset = std::stoull(*o);
+    }
+  }
   if (!data || !out || bad) {
-    std::fprintf(stderr, "remit replay --data DIR --out DIR2 [--to-time T] | --compare DIR DIR2\n");
+    std::fprintf(stderr,
+                 "remit replay --data DIR --out DIR2 [--to-time T | --to-offset N] | --compare DIR DIR2\n");
     return 2;
   }
   auto log = OpenLog(*data);
@@ -171,6 +221,7 @@ int Replay(const Args& args) {
   }
   ProjectionRunner runner(log->get(), views->get());
   uint64_t end = (*log)->EndOffset();
+  if (to_offset) end = std::min(end, *to_offset + 1);  // up to and including offset N
   auto start = std::chrono::steady_clock::now();
   std::function<bool(const Event&)> keep;
   if (to_time) keep = [t = *to_time](const Event& e) { return e.occurred_at_us <= t; };

@@ -29,5 +29,6 @@ int Bench(const Args& args);
 int AuditVerify(const Args& args);
 int AuditExport(const Args& args);
 int Replay(const Args& args);
+int AuditView(const Args& args, bool balance);
 
 }  // namespace remit::tools

@@ -42,7 +42,9 @@ void Usage() {
                "  bench log|replay [--events N]\n"
                "  audit verify --data DIR [--practice ID]\n"
                "  audit export --data DIR --practice ID --format jsonl|csv [--from T] [--to T]\n"
-               "  replay --data DIR --out DIR2 [--to-time T]    replay --compare DIR DIR2\n");
+               "  audit balance --data DIR --practice ID --patient ID [--as-of T]\n"
+               "  audit transactions --data DIR --practice ID [--as-of T]\n"
+               "  replay --data DIR --out DIR2 [--to-time T | --to-offset N]    replay --compare DIR DIR2\n");
 }
 
 }  // namespace
@@ -65,6 +67,12 @@ int main(int argc, char** argv) {
     }
     if (cmd == "audit" && argc >= 3 && std::string(argv[2]) == "export") {
       return AuditExport(ParseArgs(argc, argv, 3, {}));
+    }
+    if (cmd == "audit" && argc >= 3 && std::string(argv[2]) == "balance") {
+      return AuditView(ParseArgs(argc, argv, 3, {}), true);
+    }
+    if (cmd == "audit" && argc >= 3 && std::string(argv[2]) == "transactions") {
+      return AuditView(ParseArgs(argc, argv, 3, {}), false);
     }
     if (cmd == "replay") return Replay(ParseArgs(argc, argv, 2, {}));
   } catch (const std::exception& e) {
