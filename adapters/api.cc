@@ -169,6 +169,15 @@ HttpResponse FromExec(const Result<ExecResult>& r) {
 }
 
 
+// An inbox item of the view as the contract shows it.
+json InboxJson(json n) {
+  if (n.contains("created_at_us")) {
+    n["created_at"] = FormatTime(n.value("created_at_us", int64_t{0}));
+    n.erase("created_at_us");
+  }
+  return n;
+}
+
 std::string BearerOf(const HttpRequest& req) {
   std::string h = req.Header("authorization");
   if (h.size() > 7 && (h.starts_with("Bearer ") || h.starts_with("bearer "))) return h.substr(7);
@@ -390,6 +399,16 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     }
     return std::nullopt;
   };
+  // ?as_of=T: folds the practice's events up to T into `mem`; an answer when that fails.
+  auto fold_as_of = [&](const std::string& text, MemoryViewTxn* mem,
+                        int64_t* at) -> std::optional<HttpResponse> {
+    auto t = ParseTime(text);
+    if (!t) return Problem(400, "validation_failed", "as_of must be an RFC 3339 time");
+    Status s = FoldAsOf(app_->log(), pid, *t, mem);
+    if (!s.ok()) return Problem(503, "unavailable", s.ToString());
+    *at = *t;
+    return std::nullopt;
+  };
   auto ctx_for = [&](std::string key) {
     return engine::CommandContext{pid, std::move(key), Sha256(req.method + " " + req.path, req.body),
                                   ActorOf(who), 0};
@@ -551,15 +570,13 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (auto d = deny("auditor", false)) return *d;
     auto as_of = req.query.find("as_of");
     if (as_of != req.query.end()) {
-      auto t = ParseTime(as_of->second);
-      if (!t) return Problem(400, "validation_failed", "as_of must be an RFC 3339 time");
       MemoryViewTxn mem;
-      Status s = FoldAsOf(app_->log(), pid, *t, &mem);
-      if (!s.ok()) return Problem(503, "unavailable", s.ToString());
+      int64_t t = 0;
+      if (auto fail = fold_as_of(as_of->second, &mem, &t)) return *fail;
       auto v = FamilyView(MemoryReader(mem), pid, parts[5]);
       if (!v) return Problem(404, "patient_not_found", "no patient " + parts[5] + " at that time");
       RecordAccess(pid, ActorOf(who), who.token_id, "balance_history", parts[5]);
-      (*v)["as_of"] = FormatTime(*t);
+      (*v)["as_of"] = FormatTime(t);
       return Json(200, *v);
     }
     auto v = FamilyView(LiveReader(app_->views()), pid, parts[5]);
@@ -633,9 +650,7 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     app_->views().Scan(pj::InboxPrefix(pid), [&](std::string_view, std::string_view v) {
       json n = json::parse(v);
       if (only_unread && n.value("read", false)) return true;
-      n["created_at"] = FormatTime(n.value("created_at_us", int64_t{0}));
-      n.erase("created_at_us");
-      items.push_back(std::move(n));
+      items.push_back(InboxJson(std::move(n)));
       return items.size() < 1000;
     });
     // Unread first, each group newest first (the scan is newest first).
@@ -652,11 +667,7 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (!r.ok() || r->rejection) return FromExec(r);
     auto key = app_->views().Get(pj::InboxIdKey(pid, parts[5]));
     json n = key ? json::parse(app_->views().Get(*key).value_or("{}")) : json::object();
-    if (n.contains("created_at_us")) {
-      n["created_at"] = FormatTime(n.value("created_at_us", int64_t{0}));
-      n.erase("created_at_us");
-    }
-    return Json(200, n);
+    return Json(200, InboxJson(std::move(n)));
   }
 
   // GET /api/v1/practices/{p}/transactions[?limit=&cursor=]
@@ -680,13 +691,11 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     bool ok = false;
     if (as_of != req.query.end()) {
       // As the list stood then: the practice's events folded up to that moment.
-      auto t = ParseTime(as_of->second);
-      if (!t) return Problem(400, "validation_failed", "as_of must be an RFC 3339 time");
       MemoryViewTxn mem;
-      Status s = FoldAsOf(app_->log(), pid, *t, &mem);
-      if (!s.ok()) return Problem(503, "unavailable", s.ToString());
+      int64_t t = 0;
+      if (auto fail = fold_as_of(as_of->second, &mem, &t)) return *fail;
       ok = TransactionsPage(MemoryReader(mem), pid, limit, cursor, &page);
-      if (ok) page["as_of"] = FormatTime(*t);
+      if (ok) page["as_of"] = FormatTime(t);
     } else {
       ok = TransactionsPage(LiveReader(app_->views()), pid, limit, cursor, &page);
     }

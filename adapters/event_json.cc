@@ -1,16 +1,11 @@
 #include "adapters/event_json.h"
 
+#include "events/overloaded.h"
+
 namespace remit {
 namespace {
 
 using nlohmann::json;
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 json Time(int64_t us) { return FormatTime(us, true); }
 

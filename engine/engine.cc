@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include "events/overloaded.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -7,13 +9,6 @@
 
 namespace remit::engine {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 Decision Rejected(Reject r, std::string detail) {
   return Decision{Rejection{r, std::move(detail)}, Outcome::kUnchanged, std::nullopt};

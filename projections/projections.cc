@@ -1,5 +1,7 @@
 #include "projections/projections.h"
 
+#include "events/overloaded.h"
+
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -7,13 +9,6 @@ namespace remit::projections {
 namespace {
 
 using nlohmann::json;
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 std::string Join(std::initializer_list<std::string_view> parts) {
   std::string k;
