@@ -109,7 +109,9 @@ std::string ViewStore::Diff(const ViewStore& other, std::string_view only_prefix
                             std::string_view skip_prefix) const {
   std::unique_ptr<rocksdb::Iterator> a(db_->NewIterator(rocksdb::ReadOptions()));
   std::unique_ptr<rocksdb::Iterator> b(other.db_->NewIterator(rocksdb::ReadOptions()));
-  rocksdb::Slice only(only_prefix.data(), only_prefix.size());
+  // An owned copy: an empty string_view may have no data pointer, which Slice must not get.
+  const std::string only_copy(only_prefix);
+  rocksdb::Slice only(only_copy);
   auto skip = [&](rocksdb::Iterator* it) {
     while (it->Valid() && !skip_prefix.empty() && it->key().starts_with(
                rocksdb::Slice(skip_prefix.data(), skip_prefix.size()))) {

@@ -6,9 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <utility>
+
+#include <boost/asio.hpp>
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <liboath/oath.h>
@@ -217,4 +221,44 @@ BOOST_AUTO_TEST_CASE(bad_flags_exit_non_zero) {
   std::string out;
   BOOST_TEST(Run(std::string(REMIT_BINARY) + " serve 2>/dev/null", &out) != 0);
   BOOST_TEST(Run(std::string(REMIT_BINARY) + " nonsense 2>/dev/null", &out) != 0);
+}
+
+BOOST_AUTO_TEST_CASE(kafka_dev_prints_a_bootstrap_address_that_answers) {
+  TempDir dir;
+  std::string out_path = dir.path() + "/kafka-dev.out";
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd = "exec " + std::string(REMIT_BINARY) + " kafka-dev > " + out_path + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string last;
+  for (int i = 0; i < 200 && last.find(':') == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(out_path);
+    std::string all((std::istreambuf_iterator<char>(in)), {});
+    if (all.find("bootstrap servers:\n") != std::string::npos && all.back() == '\n') last = LastLine(all);
+  }
+  BOOST_REQUIRE_MESSAGE(last.find(':') != std::string::npos, "no bootstrap address printed");
+  // Three brokers, each listening.
+  int brokers = 0;
+  std::stringstream list(last);
+  std::string broker;
+  while (std::getline(list, broker, ',')) {
+    auto c = broker.rfind(':');
+    BOOST_REQUIRE(c != std::string::npos);
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::socket sock(ioc);
+    boost::system::error_code ec;
+    sock.connect({boost::asio::ip::make_address(broker.substr(0, c)),
+                  static_cast<unsigned short>(std::stoi(broker.substr(c + 1)))}, ec);
+    BOOST_TEST(!ec, broker << ": " << ec.message());
+    ++brokers;
+  }
+  BOOST_TEST(brokers == 3);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
 }

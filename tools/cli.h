@@ -24,6 +24,7 @@ struct Args {
 Args ParseArgs(int argc, char** argv, int from, const std::vector<std::string>& bare);
 
 int Serve(const Args& args);
+int KafkaDev(const Args& args);
 int TokenCreate(const Args& args);
 int Bench(const Args& args);
 int AuditVerify(const Args& args);

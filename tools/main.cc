@@ -39,6 +39,7 @@ void Usage() {
                "  serve --data DIR --listen HOST:PORT [--public-url URL] [--demo]\n"
                "        [--operator-token-file PATH] [--read-only]\n"
                "  token create --data DIR --practice ID --role admin|staff|auditor [--label L]\n"
+               "  kafka-dev [--brokers N]    librdkafka's mock cluster; prints its bootstrap address\n"
                "  bench log|replay [--events N]\n"
                "  audit verify --data DIR [--practice ID]\n"
                "  audit export --data DIR --practice ID --format jsonl|csv [--from T] [--to T]\n"
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
       return AuditView(ParseArgs(argc, argv, 3, {}), false);
     }
     if (cmd == "replay") return Replay(ParseArgs(argc, argv, 2, {}));
+    if (cmd == "kafka-dev") return KafkaDev(ParseArgs(argc, argv, 2, {}));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "remit: %s\n", e.what());
     return 1;

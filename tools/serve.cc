@@ -11,6 +11,7 @@
 #include "adapters/demo.h"
 #include "adapters/http_client.h"
 #include "adapters/http_server.h"
+#include "adapters/kafka_mock.h"
 #include "adapters/node.h"
 #include "tools/cli.h"
 
@@ -125,6 +126,39 @@ int Serve(const Args& args) {
   ::unlink(ServerFile(*data).c_str());
   node.reset();
   std::printf("remit stopped\n");
+  return 0;
+}
+
+int KafkaDev(const Args& args) {
+  int brokers = MockKafkaCluster::kBrokersDefault;
+  if (auto b = args.Get("brokers")) {
+    try {
+      brokers = std::stoi(*b);
+    } catch (...) {
+      brokers = 0;
+    }
+    if (brokers < 1 || brokers > 9) {
+      std::fprintf(stderr, "remit kafka-dev: --brokers takes 1 to 9\n");
+      return 2;
+    }
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto cluster = MockKafkaCluster::Start(brokers);
+  if (!cluster.ok()) {
+    std::fprintf(stderr, "remit kafka-dev: %s\n", cluster.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("librdkafka mock cluster with %d brokers (in memory: for trying Kafka mode, not for "
+              "data you keep); SIGTERM or Ctrl-C stops it\nbootstrap servers:\n%s\n",
+              brokers, (*cluster)->bootstrap_servers().c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  cluster->reset();
   return 0;
 }
 
