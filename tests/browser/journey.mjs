@@ -235,6 +235,34 @@ try {
     assert.equal(decoded, link);
   });
 
+  await check("keyboard alone: sign in, and every payment control is reachable with Tab", async () => {
+    const kb = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const k = await kb.newPage();
+    await k.goto(remit.base + "/portal/demo-dental");
+    // The username field has focus; the rest is typed, tabbed and entered.
+    await k.keyboard.type(remit.username);
+    await k.keyboard.press("Tab");   // Confirm with (phone is chosen)
+    await k.keyboard.press("Tab");   // Phone number
+    await k.keyboard.type("5550102030");
+    await k.keyboard.press("Enter");
+    await k.getByLabel("Password", { exact: true }).waitFor();
+    await k.keyboard.type(remit.password);
+    await k.keyboard.press("Enter");
+    await k.getByLabel("6-digit code", { exact: true }).waitFor();
+    await k.keyboard.type(totp(remit.secret, Date.now() + 30000));  // the next step: codes are used once
+    await k.keyboard.press("Enter");
+    await k.getByRole("tab", { name: "Payments" }).waitFor();
+    const reached = new Set();
+    for (let i = 0; i < 40; i++) {
+      await k.keyboard.press("Tab");
+      reached.add(await k.evaluate(() => document.activeElement && (document.activeElement.id || document.activeElement.textContent.trim())));
+    }
+    for (const id of ["pay-full", "amount", "pay-button", "signout"]) {
+      assert.ok(reached.has(id), id + " is not reachable with Tab: " + [...reached].join(", "));
+    }
+    await kb.close();
+  });
+
   await check("payments turned off: the portal says so and offers no form", async () => {
     await staff.getByRole("tab", { name: "Settings", exact: true }).click();
     await staff.getByLabel("Patient Portal Payments").uncheck();
