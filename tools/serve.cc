@@ -32,6 +32,17 @@ bool SplitHostPort(const std::string& s, std::string* host, int* port) {
 
 std::string ServerFile(const std::string& data) { return data + "/server.json"; }
 
+// SIGTERM and SIGINT are taken by sigwait; they are blocked before any thread starts, so
+// every thread inherits the mask.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
 }  // namespace
 
 int Serve(const Args& args) {
@@ -47,12 +58,7 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "remit serve: --kafka-brokers is not available in this build yet\n");
     return 2;
   }
-  // Signals are taken by sigwait below; block them before any thread starts.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sigset_t set = BlockStopSignals();
 
   AppOptions opts;
   opts.data_dir = *data;
@@ -142,11 +148,7 @@ int KafkaDev(const Args& args) {
       return 2;
     }
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sigset_t set = BlockStopSignals();
   auto cluster = MockKafkaCluster::Start(brokers);
   if (!cluster.ok()) {
     std::fprintf(stderr, "remit kafka-dev: %s\n", cluster.status().ToString().c_str());
