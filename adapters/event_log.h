@@ -45,6 +45,12 @@ class EventLog {
   // Reads up to `max_entries` durable entries starting at `from`.
   virtual Status Read(uint64_t from, size_t max_entries, std::vector<LogEntry>* out) = 0;
 
+  // Calls `fn(offset, record)` for up to `max_entries` durable entries from `from`, in order,
+  // stopping at the first error `fn` returns. `record` is valid only during the call: a scan
+  // need not copy what it only verifies and decodes. The default goes through Read.
+  using ScanFn = std::function<Status(uint64_t offset, std::string_view record)>;
+  virtual Status Scan(uint64_t from, size_t max_entries, const ScanFn& fn);
+
   // Reads up to `max_entries` durable entries with key `key` at offsets >= `from`, in order.
   virtual Status ReadKey(std::string_view key, uint64_t from, size_t max_entries,
                          std::vector<LogEntry>* out) = 0;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <future>
 
 namespace remit {
@@ -27,20 +28,19 @@ ProjectionRunner::~ProjectionRunner() { Stop(); }
 
 Status ProjectionRunner::ReadDecoded(EventLog* log, uint64_t from, size_t max,
                                      std::vector<DecodedEntry>* out) {
-  std::vector<LogEntry> entries;
-  out->clear();
-  Status s = log->Read(from, max, &entries);
-  if (!s.ok()) return s;
-  out->reserve(entries.size());
-  for (auto& entry : entries) {
-    auto ev = DecodeRecord(entry.record);
-    if (!ev.ok()) {
-      return Status::Corruption("offset " + std::to_string(entry.offset) + ": " +
-                                ev.status().message());
-    }
-    out->push_back(DecodedEntry{entry.offset, std::move(ev).value()});
-  }
-  return Status::OK();
+  // Entries already in *out are decoded into again: their strings keep their storage.
+  size_t n = 0;
+  Status s = log->Scan(from, max, [out, &n](uint64_t offset, std::string_view record) {
+    if (n == out->size()) out->emplace_back();
+    DecodedEntry& entry = (*out)[n];
+    Status d = DecodeRecordInto(record, &entry.event);
+    if (!d.ok()) return Status::Corruption("offset " + std::to_string(offset) + ": " + d.message());
+    entry.offset = offset;
+    ++n;
+    return Status::OK();
+  });
+  out->resize(n);
+  return s;
 }
 
 uint64_t ProjectionRunner::Fold(ViewStore::Txn& txn, const std::vector<DecodedEntry>& entries,
@@ -83,40 +83,55 @@ Status ProjectionRunner::ApplyBatch(const std::vector<DecodedEntry>& entries,
 }
 
 Status ProjectionRunner::CatchUp(uint64_t end, const std::function<bool(const Event&)>& keep) {
-  auto read = [this, end](uint64_t from) {
-    auto batch = std::make_unique<std::vector<DecodedEntry>>();
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kBatchEventsMax, end - from));
-    Status s = n == 0 ? Status::OK() : ReadDecoded(log_, from, n, batch.get());
-    return std::make_pair(std::move(s), std::move(batch));
-  };
   uint64_t from = applied_end_.load();
   if (from >= end) return Status::OK();
+  // Batches are read and verified ahead of the fold, each on a thread of its own, into slots
+  // that are reused (reading and verifying costs more than folding; reused slots keep their
+  // memory, so no batch faults in fresh pages).
+  struct Slot {
+    std::vector<DecodedEntry> entries;
+    std::future<Status> read;
+  };
+  std::array<Slot, kReadAheadBatches> slots;
+  uint64_t next_from = from;
+  auto launch = [&](Slot& slot) {
+    if (next_from >= end) return;
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kBatchEventsMax, end - next_from));
+    slot.read = std::async(std::launch::async, [this, &slot, at = next_from, n] {
+      return ReadDecoded(log_, at, n, &slot.entries);
+    });
+    next_from += n;
+  };
+  auto drain = [&] {
+    for (auto& slot : slots) {
+      if (slot.read.valid()) slot.read.wait();
+    }
+  };
+  for (auto& slot : slots) launch(slot);
   ViewStore::Txn txn(views_);
+  txn.Reserve(std::min<uint64_t>(kCatchUpPendingKeysMax, 2 * (end - from)));
   uint64_t folded = from;
-  auto current = read(from);
   bool cut = false;
-  for (;;) {
-    if (!current.first.ok()) return current.first;
-    if (current.second->empty()) break;
-    uint64_t next_from = current.second->back().offset + 1;
-    // Read and verify the next batch while this one is folded.
-    std::future<decltype(current)> next;
-    if (next_from < end) next = std::async(std::launch::async, read, next_from);
-    folded = std::max(folded, Fold(txn, *current.second, keep, &cut));
+  for (size_t i = 0; !cut; i = (i + 1) % slots.size()) {
+    Slot& slot = slots[i];
+    if (!slot.read.valid()) break;  // everything up to `end` is folded
+    Status s = slot.read.get();
+    if (!s.ok()) {
+      drain();
+      return s;
+    }
+    folded = std::max(folded, Fold(txn, slot.entries, keep, &cut));
     if (progress_) progress_(folded);
+    if (!cut) launch(slot);
     if (txn.size() >= kCatchUpPendingKeysMax) {
-      Status s = Commit(txn, folded);
+      s = Commit(txn, folded);
       if (!s.ok()) {
-        if (next.valid()) next.wait();
+        drain();
         return s;
       }
     }
-    if (cut || !next.valid()) {
-      if (next.valid()) next.wait();
-      break;
-    }
-    current = next.get();
   }
+  drain();
   return Commit(txn, folded);
 }
 

@@ -45,6 +45,7 @@ class RocksEventLog final : public EventLog {
 
   void AppendAsync(std::vector<LogRecord> records, AppendCallback done) override;
   Status Read(uint64_t from, size_t max_entries, std::vector<LogEntry>* out) override;
+  Status Scan(uint64_t from, size_t max_entries, const ScanFn& fn) override;
   Status ReadKey(std::string_view key, uint64_t from, size_t max_entries,
                  std::vector<LogEntry>* out) override;
   uint64_t EndOffset() const override;

@@ -4,7 +4,10 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <rocksdb/sst_file_writer.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <vector>
 
 namespace remit {
@@ -17,7 +20,8 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& dir, bool 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return Status::IOError("open views " + dir + ": " + s.ToString());
-  return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw), bulk_load));
+  return std::unique_ptr<ViewStore>(
+      new ViewStore(std::unique_ptr<rocksdb::DB>(raw), dir, bulk_load));
 }
 
 Result<std::unique_ptr<ViewStore>> ViewStore::OpenReadOnly(const std::string& dir) {
@@ -25,11 +29,16 @@ Result<std::unique_ptr<ViewStore>> ViewStore::OpenReadOnly(const std::string& di
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
   if (!s.ok()) return Status::IOError("open views " + dir + ": " + s.ToString());
-  return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw), false));
+  return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw), dir, false));
 }
 
-ViewStore::ViewStore(std::unique_ptr<rocksdb::DB> db, bool bulk_load)
-    : db_(std::move(db)), bulk_load_(bulk_load) {}
+ViewStore::ViewStore(std::unique_ptr<rocksdb::DB> db, std::string dir, bool bulk_load)
+    : db_(std::move(db)), dir_(std::move(dir)), bulk_load_(bulk_load) {
+  // Only a rebuild (bulk load) trusts this: it is the single writer from the start.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekToFirst();
+  empty_ = bulk_load_ && !it->Valid();
+}
 
 ViewStore::~ViewStore() { db_->Close().PermitUncheckedError(); }
 
@@ -67,23 +76,44 @@ void ViewStore::ScanReverse(std::string_view prefix,
 Status ViewStore::Put(std::string_view key, std::string_view value, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  empty_ = false;
   rocksdb::Status s = db_->Put(wo, rocksdb::Slice(key.data(), key.size()),
                                rocksdb::Slice(value.data(), value.size()));
   return s.ok() ? Status::OK() : Status::IOError(s.ToString());
 }
 
-std::optional<std::string> ViewStore::Txn::Get(std::string_view key) {
+ViewStore::Txn::Overlay::value_type* ViewStore::Txn::Find(std::string_view key) {
+  // A read is most often followed by a write of the same key (a balance, a JSON record).
+  if (last_ != nullptr && last_->first == key) return last_;
   auto it = overlay_.find(key);
-  if (it != overlay_.end()) return it->second;
+  if (it == overlay_.end()) return nullptr;
+  last_ = &*it;
+  return last_;
+}
+
+std::optional<std::string> ViewStore::Txn::Get(std::string_view key) {
+  auto* kv = Find(key);
+  if (kv != nullptr) return kv->second;
+  if (store_->empty_) return std::nullopt;  // a rebuild's first batch: nothing to read
   return store_->Get(key);
 }
 
 void ViewStore::Txn::Put(std::string_view key, std::string_view value) {
-  overlay_.insert_or_assign(std::string(key), std::string(value));
+  auto* kv = Find(key);
+  if (kv != nullptr) {
+    kv->second = std::string(value);
+  } else {
+    last_ = &*overlay_.emplace(std::string(key), std::string(value)).first;
+  }
 }
 
 void ViewStore::Txn::Delete(std::string_view key) {
-  overlay_.insert_or_assign(std::string(key), std::nullopt);
+  auto* kv = Find(key);
+  if (kv != nullptr) {
+    kv->second = std::nullopt;
+  } else {
+    last_ = &*overlay_.emplace(std::string(key), std::nullopt).first;
+  }
 }
 
 Status ViewStore::Txn::Commit() {
@@ -92,16 +122,46 @@ Status ViewStore::Txn::Commit() {
   sorted.reserve(overlay_.size());
   for (const auto& kv : overlay_) sorted.push_back(&kv);
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  Status s = store_->bulk_load_ ? store_->Ingest(sorted) : store_->Write(sorted);
+  if (!s.ok()) return s;
+  overlay_.clear();
+  last_ = nullptr;
+  store_->empty_ = false;
+  return Status::OK();
+}
+
+Status ViewStore::Write(const std::vector<const Txn::Overlay::value_type*>& sorted) {
   rocksdb::WriteBatch batch;
   for (const auto* kv : sorted) {
     rocksdb::Status s = kv->second ? batch.Put(kv->first, *kv->second) : batch.Delete(kv->first);
     if (!s.ok()) return Status::IOError(s.ToString());
   }
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = store_->bulk_load_;
-  rocksdb::Status s = store_->db_->Write(wo, &batch);
-  if (!s.ok()) return Status::IOError(s.ToString());
-  overlay_.clear();
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  return s.ok() ? Status::OK() : Status::IOError(s.ToString());
+}
+
+Status ViewStore::Ingest(const std::vector<const Txn::Overlay::value_type*>& sorted) {
+  // A rebuild writes its keys as one sorted table file and hands the file to RocksDB: no WAL,
+  // no memtable, no flush. Ingestion is atomic: the views hold the whole file or none of it.
+  if (sorted.empty()) return Status::OK();
+  std::string path = dir_ + "/ingest-" + std::to_string(ingested_++) + ".sst";
+  rocksdb::SstFileWriter writer{rocksdb::EnvOptions(), rocksdb::Options()};
+  rocksdb::Status s = writer.Open(path);
+  for (size_t i = 0; s.ok() && i < sorted.size(); ++i) {
+    const auto* kv = sorted[i];
+    s = kv->second ? writer.Put(kv->first, *kv->second) : writer.Delete(kv->first);
+  }
+  if (s.ok()) s = writer.Finish();
+  if (s.ok()) {
+    rocksdb::IngestExternalFileOptions io;
+    io.move_files = true;
+    s = db_->IngestExternalFile({path}, io);
+  }
+  if (!s.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+    return Status::IOError("ingest views: " + s.ToString());
+  }
   return Status::OK();
 }
 

@@ -7,9 +7,11 @@
 // Thread safety: all methods are thread-safe; one writer (the projection runner) at a time.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <unordered_map>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,8 +34,9 @@ struct StringHash {
 
 class ViewStore {
  public:
-  // `bulk_load`: for a rebuild into a fresh directory. Writes skip the WAL (a crash loses the
-  // memtable, data and checkpoints together, so the views stay a consistent prefix).
+  // `bulk_load`: for a rebuild into a fresh directory. Each transaction is written as one sorted
+  // table file and ingested whole, skipping the WAL and the memtable; data and checkpoints go
+  // in together, so after a crash the views are still a consistent prefix of the log.
   static Result<std::unique_ptr<ViewStore>> Open(const std::string& dir, bool bulk_load = false);
   // Read-only, also beside a running server (for comparisons).
   static Result<std::unique_ptr<ViewStore>> OpenReadOnly(const std::string& dir);
@@ -54,16 +57,25 @@ class ViewStore {
   class Txn final : public projections::ViewTxn {
    public:
     explicit Txn(ViewStore* store) : store_(store) {}
+    Txn(const Txn&) = delete;
+    Txn& operator=(const Txn&) = delete;
+    // Room for `keys` pending keys without rehashing.
+    void Reserve(size_t keys) { overlay_.reserve(keys); }
     std::optional<std::string> Get(std::string_view key) override;
     void Put(std::string_view key, std::string_view value) override;
     void Delete(std::string_view key) override;
     Status Commit();
     size_t size() const { return overlay_.size(); }
 
+    using Overlay = std::unordered_map<std::string, std::optional<std::string>, StringHash,
+                                       std::equal_to<>>;
    private:
+    Overlay::value_type* Find(std::string_view key);
+
     ViewStore* store_;
-    std::unordered_map<std::string, std::optional<std::string>, StringHash, std::equal_to<>>
-        overlay_;
+    Overlay overlay_;
+    // The entry found or written last (a rehash moves no element, so the pointer stays valid).
+    Overlay::value_type* last_ = nullptr;
   };
 
   // Compares the keys under `only_prefix` (all when empty), except those under `skip_prefix`,
@@ -72,9 +84,18 @@ class ViewStore {
                    std::string_view skip_prefix = "idem/") const;
 
  private:
-  ViewStore(std::unique_ptr<rocksdb::DB> db, bool bulk_load);
+  ViewStore(std::unique_ptr<rocksdb::DB> db, std::string dir, bool bulk_load);
+  // Writes a transaction's sorted entries: one WriteBatch, or (bulk load) one ingested file.
+  Status Write(const std::vector<const Txn::Overlay::value_type*>& sorted);
+  Status Ingest(const std::vector<const Txn::Overlay::value_type*>& sorted);
+
   std::unique_ptr<rocksdb::DB> db_;
+  std::string dir_;
   bool bulk_load_ = false;
+  uint64_t ingested_ = 0;
+  // A bulk load into a store with no keys yet: reads that miss the open transaction skip
+  // RocksDB until the first write.
+  std::atomic<bool> empty_{false};
 
 };
 

@@ -27,6 +27,13 @@ constexpr const char kRecordMagic[8] = {'R', 'M', 'E', 'V', 'T', '0', '1', '\0'}
 constexpr size_t kRecordHeaderBytes = 8 + 32 + 32;
 
 std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+void Assign(const flatbuffers::String* s, std::string* out) {
+  if (s == nullptr) {
+    out->clear();
+  } else {
+    out->assign(s->c_str(), s->size());
+  }
+}
 
 template <size_t N>
 bool CopyBytes(const flatbuffers::Vector<uint8_t>* v, std::array<uint8_t, N>* out) {
@@ -327,10 +334,17 @@ std::string Seal(Event* event, const Hash256& prev_hash) {
 }
 
 Result<Event> DecodeRecord(std::string_view record) {
+  Event e;
+  Status s = DecodeRecordInto(record, &e);
+  if (!s.ok()) return s;
+  return e;
+}
+
+Status DecodeRecordInto(std::string_view record, Event* out) {
   if (record.size() < kRecordHeaderBytes || record.substr(0, 8) != std::string_view(kRecordMagic, 8)) {
     return Status::Corruption("not an event record (bad magic or too short)");
   }
-  Event e;
+  Event& e = *out;
   std::memcpy(e.prev_hash.data(), record.data() + 8, 32);
   std::memcpy(e.hash.data(), record.data() + 40, 32);
   std::string_view body = record.substr(kRecordHeaderBytes);
@@ -352,16 +366,17 @@ Result<Event> DecodeRecord(std::string_view record) {
     return Status::Corruption("event has an unknown payload type");
   }
   if (!CopyBytes(b->event_id(), &e.event_id)) return Status::Corruption("event id is not 16 bytes");
+  e.request_sha256 = {};
   if (b->request_sha256() != nullptr && !CopyBytes(b->request_sha256(), &e.request_sha256)) {
     return Status::Corruption("request fingerprint is not 32 bytes");
   }
-  e.practice_id = Str(b->practice_id());
+  Assign(b->practice_id(), &e.practice_id);
   e.occurred_at_us = b->occurred_at_us();
   e.schema_version = b->schema_version();
-  e.command_key = Str(b->command_key());
-  e.actor = Str(b->actor());
+  Assign(b->command_key(), &e.command_key);
+  Assign(b->actor(), &e.actor);
   e.payload = DecodePayload(b);
-  return e;
+  return Status::OK();
 }
 
 Status ChainVerifier::Check(uint64_t offset, const Event& event) {

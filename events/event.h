@@ -121,6 +121,9 @@ std::string Seal(Event* event, const Hash256& prev_hash);
 // Verifies and decodes a record: hash == SHA-256(prev_hash || body), then FlatBuffers
 // verification of the body. Does not check the chain link (see ChainVerifier).
 Result<Event> DecodeRecord(std::string_view record);
+// The same into an existing event, reusing its strings' storage (replays decode millions).
+// On failure *out is unspecified.
+Status DecodeRecordInto(std::string_view record, Event* out);
 
 // Checks practice chains across a sequence of records, in log order.
 class ChainVerifier {

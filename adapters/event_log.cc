@@ -1,0 +1,21 @@
+#include "adapters/event_log.h"
+
+#include <future>
+
+namespace remit {
+
+Result<uint64_t> EventLog::Append(std::vector<LogRecord> records) {
+  std::promise<Result<uint64_t>> p;
+  auto f = p.get_future();
+  AppendAsync(std::move(records), [&p](Result<uint64_t> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+Status EventLog::Scan(uint64_t from, size_t max_entries, const ScanFn& fn) {
+  std::vector<LogEntry> entries;
+  Status s = Read(from, max_entries, &entries);
+  for (size_t i = 0; s.ok() && i < entries.size(); ++i) s = fn(entries[i].offset, entries[i].record);
+  return s;
+}
+
+}  // namespace remit
