@@ -161,6 +161,11 @@ RocksEventLog::~RocksEventLog() {
 }
 
 void RocksEventLog::AppendAsync(std::vector<LogRecord> records, AppendCallback done) {
+  AppendWithMeta(std::move(records), {}, std::move(done));
+}
+
+void RocksEventLog::AppendWithMeta(std::vector<LogRecord> records, std::vector<MetaPut> meta,
+                                   AppendCallback done) {
   std::unique_lock<std::mutex> l(mu_);
   space_cv_.wait(l, [&] { return queue_.size() < kQueueBatchesMax || stopping_; });
   if (!failed_.ok() || stopping_) {
@@ -169,13 +174,13 @@ void RocksEventLog::AppendAsync(std::vector<LogRecord> records, AppendCallback d
     done(s);
     return;
   }
-  if (records.empty()) {
+  if (records.empty() && meta.empty()) {
     uint64_t end = end_;
     l.unlock();
     done(end);
     return;
   }
-  queue_.push_back(Pending{std::move(records), std::move(done)});
+  queue_.push_back(Pending{std::move(records), std::move(done), std::move(meta)});
   l.unlock();
   work_cv_.notify_one();
 }
@@ -214,6 +219,7 @@ void RocksEventLog::WriterLoop() {
         AppendOffset(&run, next);
         Check(batch.Put(Key(next++), r.record));
       }
+      for (const auto& m : p.meta) Check(batch.Put(index_cf_.get(), "m" + m.key, m.value));
     }
     for (const auto& [key, run] : runs) {
       uint64_t run_first = ParseOffset(rocksdb::Slice(run.data(), 8));
@@ -307,6 +313,23 @@ Status RocksEventLog::Scan(uint64_t from, size_t max_entries, const ScanFn& fn) 
     return Status::Corruption("event log is missing offset " + std::to_string(expect));
   }
   return Status::OK();
+}
+
+std::optional<std::string> RocksEventLog::GetMeta(std::string_view key) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), index_cf_.get(), "m" + std::string(key), &v);
+  if (!s.ok()) return std::nullopt;
+  return v;
+}
+
+void RocksEventLog::ScanMeta(std::string_view prefix,
+                             const std::function<void(std::string_view, std::string_view)>& fn) const {
+  std::string start = "m" + std::string(prefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index_cf_.get()));
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
+    fn(std::string_view(it->key().data() + 1, it->key().size() - 1),
+       std::string_view(it->value().data(), it->value().size()));
+  }
 }
 
 Status RocksEventLog::ReadKey(std::string_view key, uint64_t from, size_t max_entries,

@@ -17,6 +17,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +52,20 @@ class RocksEventLog final : public EventLog {
   uint64_t EndOffset() const override;
   bool WaitFor(uint64_t offset, std::chrono::milliseconds timeout) override;
 
+  // Appends like AppendAsync and writes `meta` in the same atomic write, also when `records` is
+  // empty: a mirror of another log keeps its source positions with the entries it took. Meta
+  // keys live in the index family under "m" and never collide with the index by key.
+  struct MetaPut {
+    std::string key;
+    std::string value;
+  };
+  void AppendWithMeta(std::vector<LogRecord> records, std::vector<MetaPut> meta,
+                      AppendCallback done);
+  std::optional<std::string> GetMeta(std::string_view key) const;
+  // Calls fn(key, value) for meta keys starting with `prefix` (the "m" not included).
+  void ScanMeta(std::string_view prefix,
+                const std::function<void(std::string_view, std::string_view)>& fn) const;
+
   // Test hook: overwrite the stored bytes at `offset` (to simulate tampering) or delete it.
   Status TestOnlyOverwrite(uint64_t offset, const std::string* record);
 
@@ -58,6 +73,7 @@ class RocksEventLog final : public EventLog {
   struct Pending {
     std::vector<LogRecord> records;
     AppendCallback done;
+    std::vector<MetaPut> meta;
   };
   struct Completed {
     std::vector<Pending> group;
