@@ -60,10 +60,16 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return Status::IOError("cannot create " + options.data_dir + ": " + ec.message());
-  auto log = options.read_only ? RocksEventLog::OpenReadOnly(options.data_dir + "/log")
-                               : RocksEventLog::Open(options.data_dir + "/log");
-  if (!log.ok()) return log.status();
-  app->log_ = std::move(log.value());
+  if (options.open_log) {
+    auto log = options.open_log(options.data_dir);
+    if (!log.ok()) return log.status();
+    app->log_ = std::move(log.value());
+  } else {
+    auto log = options.read_only ? RocksEventLog::OpenReadOnly(options.data_dir + "/log")
+                                 : RocksEventLog::Open(options.data_dir + "/log");
+    if (!log.ok()) return log.status();
+    app->log_ = std::move(log.value());
+  }
   auto views = ViewStore::Open(options.data_dir + "/views");
   if (!views.ok()) return views.status();
   app->views_ = std::move(views.value());
@@ -120,10 +126,33 @@ Status App::RebuildState() {
       if (!s.ok()) return s;
       Slot* slot = GetSlot(ev->practice_id, true);
       engine::Evolve(&slot->state, *ev);
+      slot->next = e.offset + 1;
     }
     at += entries.size();
   }
   return Status::OK();
+}
+
+Status App::CatchUpSlot(const std::string& practice_id, Slot* slot) {
+  std::vector<LogEntry> entries;
+  for (;;) {
+    Status s = log_->ReadKey(practice_id, slot->next, ProjectionRunner::kBatchEventsMax, &entries);
+    if (!s.ok()) return s;
+    if (entries.empty()) return Status::OK();
+    for (const auto& e : entries) {
+      auto ev = DecodeRecord(e.record);
+      if (!ev.ok()) {
+        return Status::Corruption("offset " + std::to_string(e.offset) + ": " +
+                                  ev.status().message());
+      }
+      if (ev->prev_hash != slot->state.head_hash) {
+        return Status::Corruption("offset " + std::to_string(e.offset) + ": practice " +
+                                  practice_id + " does not continue its chain");
+      }
+      engine::Evolve(&slot->state, *ev);
+      slot->next = e.offset + 1;
+    }
+  }
 }
 
 App::Slot* App::GetSlot(const std::string& practice_id, bool create) {
@@ -132,7 +161,10 @@ App::Slot* App::GetSlot(const std::string& practice_id, bool create) {
     auto it = slots_.find(practice_id);
     if (it != slots_.end()) return it->second.get();
   }
-  if (!create) return nullptr;
+  if (!create) {
+    std::vector<LogEntry> any;
+    if (!log_->ReadKey(practice_id, 0, 1, &any).ok() || any.empty()) return nullptr;
+  }
   std::unique_lock<std::shared_mutex> l(slots_mu_);
   auto& slot = slots_[practice_id];
   if (!slot) slot = std::make_unique<Slot>();
@@ -153,15 +185,14 @@ bool App::Inspect(const std::string& practice_id,
   Slot* slot = GetSlot(practice_id, false);
   if (slot == nullptr) return false;
   std::lock_guard<std::mutex> l(slot->mu);
+  if (!options_.read_only && !CatchUpSlot(practice_id, slot).ok()) return false;
   if (!slot->state.registered) return false;
   f(slot->state);
   return true;
 }
 
-bool App::PracticeExists(const std::string& practice_id) const {
-  std::shared_lock<std::shared_mutex> l(slots_mu_);
-  auto it = slots_.find(practice_id);
-  return it != slots_.end() && it->second->state.registered;
+bool App::PracticeExists(const std::string& practice_id) {
+  return Inspect(practice_id, [](const engine::PracticeState&) {});
 }
 
 Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Command& cmd) {
@@ -177,32 +208,41 @@ Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Comman
   }
   {
     std::lock_guard<std::mutex> l(slot->mu);
-    ctx.now_us = std::max(ctx.now_us, slot->state.last_occurred_at_us);
-    engine::Decision d = engine::Decide(slot->state, cmd, ctx);
-    out.outcome = d.outcome;
-    if (d.rejected()) {
-      out.rejection = d.rejection();
-      return out;
-    }
-    std::vector<Event>& events = d.events();
-    if (events.empty()) {
-      out.end_offset = log_->EndOffset();
-    } else {
-      std::vector<LogRecord> records;
-      records.reserve(events.size());
-      Hash256 prev = slot->state.head_hash;
-      for (auto& e : events) {
-        records.push_back(LogRecord{ctx.practice_id, Seal(&e, prev)});
-        prev = e.hash;
+    for (int attempt = 0;; ++attempt) {
+      Status s = CatchUpSlot(ctx.practice_id, slot);
+      if (!s.ok()) return s;
+      ctx.now_us = std::max(ctx.now_us, slot->state.last_occurred_at_us);
+      engine::Decision d = engine::Decide(slot->state, cmd, ctx);
+      out.outcome = d.outcome;
+      if (d.rejected()) {
+        out.rejection = d.rejection();
+        return out;
       }
-      auto first = log_->Append(std::move(records));
-      if (!first.ok()) return first.status();
-      for (const auto& e : events) engine::Evolve(&slot->state, e);
-      events_appended_ += events.size();
-      out.end_offset = first.value() + events.size();
+      std::vector<Event>& events = d.events();
+      if (events.empty()) {
+        out.end_offset = log_->EndOffset();
+      } else {
+        std::vector<LogRecord> records;
+        records.reserve(events.size());
+        Hash256 prev = slot->state.head_hash;
+        for (auto& e : events) {
+          records.push_back(LogRecord{ctx.practice_id, Seal(&e, prev)});
+          prev = e.hash;
+        }
+        auto first = log_->Append(std::move(records));
+        if (!first.ok() && first.status().code() == Status::Code::kBusy && attempt < kForkRetries) {
+          continue;  // another writer got there first (Kafka): decide again on the new head
+        }
+        if (!first.ok()) return first.status();
+        s = CatchUpSlot(ctx.practice_id, slot);  // the events as the log holds them
+        if (!s.ok()) return s;
+        events_appended_ += events.size();
+        out.end_offset = first.value() + events.size();
+      }
+      // A recorded failure: its events are durable, and the caller still hears a rejection.
+      if (d.failure) out.rejection = d.failure;
+      break;
     }
-    // A recorded failure: its events are durable, and the caller still hears a rejection.
-    if (d.failure) out.rejection = d.failure;
   }
   if (!runner_->WaitApplied(out.end_offset, kApplyWait)) {
     Status s = runner_->status();

@@ -1,9 +1,12 @@
 // App: one remit node. Owns the event log, the views, the projection runner and the engine's
 // decision state for every practice, and executes commands as the single writer per practice.
 //
-// Execute holds the practice's lock across Decide, the durable append and Evolve, so each
-// practice's stream has one total order and its hash chain one head. It returns only when the
-// events are durable and applied to the views (read-your-writes).
+// Execute holds the practice's lock across Decide, the durable append and folding the events
+// back from the log, so each practice's stream has one total order and its hash chain one
+// head. The decision state is a fold of the log: before deciding, the practice's events that
+// the state has not seen (on Kafka, written by a process that owned the practice before) are
+// folded in; an append refused as a fork is decided again on the new head. It returns only when
+// the events are durable and applied to the views (read-your-writes).
 // Thread safety: all public methods are thread-safe.
 #pragma once
 
@@ -18,6 +21,7 @@
 #include <string>
 
 #include "adapters/event_log.h"
+#include "adapters/kv_store.h"
 #include "adapters/projection_runner.h"
 #include "adapters/view_store.h"
 #include "engine/engine.h"
@@ -26,6 +30,12 @@ namespace remit {
 
 struct AppOptions {
   std::string data_dir;
+  // The event log to use; when null, the embedded log in <data_dir>/log.
+  std::function<Result<std::unique_ptr<EventLog>>(const std::string& data_dir)> open_log;
+  // The stores beside the log, by name ("secrets", "sandbox-gateway"); when null, embedded ones
+  // in <data_dir>/<name>.
+  std::function<Result<std::unique_ptr<KvStore>>(const std::string& name)> open_store;
+  std::string secrets_key_file;  // default <data_dir>/secrets.key
   std::string public_url;           // what portal links and QR codes point at (see SetPublicUrl)
   std::string operator_token_file;  // default <data_dir>/operator-token
   // Serve what can be read from a log that fails verification: the log is opened read-only,
@@ -53,6 +63,7 @@ struct ExecResult {
 class App {
  public:
   static constexpr auto kApplyWait = std::chrono::seconds(30);
+  static constexpr int kForkRetries = 3;
 
   static Result<std::unique_ptr<App>> Open(const AppOptions& options);
   ~App();
@@ -80,7 +91,7 @@ class App {
                                                               const std::string& patient_id,
                                                               const std::string& actor);
 
-  bool PracticeExists(const std::string& practice_id) const;
+  bool PracticeExists(const std::string& practice_id);
   std::vector<std::string> Practices() const;
 
   // Runs `f` on the practice's decision state under its lock; false if the practice is unknown.
@@ -112,11 +123,17 @@ class App {
   struct Slot {
     std::mutex mu;
     engine::PracticeState state;
+    uint64_t next = 0;  // the log offset from which the practice's events are not yet folded
   };
   App() = default;
   Status LoadOperatorToken();
   Status RebuildState();
+  // The practice's slot; created when `create`, or when the log holds events of the practice
+  // (another process's, on Kafka).
   Slot* GetSlot(const std::string& practice_id, bool create);
+  // Folds the practice's events the slot has not seen yet (slot->mu held): the decision state
+  // follows the log, whoever wrote to it.
+  Status CatchUpSlot(const std::string& practice_id, Slot* slot);
 
   AppOptions options_;
   mutable std::mutex public_url_mu_;

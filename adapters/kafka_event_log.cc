@@ -7,6 +7,7 @@
 #include <future>
 #include <set>
 
+#include "adapters/kafka_client.h"
 #include "events/event.h"
 
 namespace remit {
@@ -28,41 +29,19 @@ uint64_t DecodeU64(std::string_view s) {
   return v;
 }
 
-std::string Err(const char* what, rd_kafka_resp_err_t err) {
-  return std::string(what) + ": " + rd_kafka_err2str(err);
-}
-
-bool Set(rd_kafka_conf_t* conf, const char* name, const std::string& value, std::string* error) {
-  char err[512];
-  if (rd_kafka_conf_set(conf, name, value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-    *error = std::string(name) + ": " + err;
-    return false;
-  }
-  return true;
-}
-
-std::string Header(rd_kafka_message_t* m, const char* name) {
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
-  const void* v = nullptr;
-  size_t n = 0;
-  if (rd_kafka_header_get_last(hdrs, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
-  return std::string(static_cast<const char*>(v), n);
-}
+using kafka::Error;
+using kafka::Header;
 
 }  // namespace
 
 struct KafkaEventLog::Impl {
-  rd_kafka_t* producer = nullptr;
+  kafka::Handle producer;
   rd_kafka_topic_t* topic = nullptr;  // the producer's handle, for the partitioner
-  rd_kafka_t* consumer = nullptr;
+  kafka::Handle consumer;
   ~Impl() {
-    if (consumer != nullptr) {
-      rd_kafka_consumer_close(consumer);
-      rd_kafka_destroy(consumer);
-    }
+    consumer.reset();
     if (topic != nullptr) rd_kafka_topic_destroy(topic);
-    if (producer != nullptr) rd_kafka_destroy(producer);
+    producer.reset();
   }
 };
 
@@ -93,49 +72,14 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const KafkaLogOptions
   if (!mirror.ok()) return mirror.status();
   log->mirror_ = std::move(mirror.value());
 
-  std::string error;
-  char err[512];
-  // The producer: idempotent, every in-sync replica acknowledges, Java-compatible partitions.
-  rd_kafka_conf_t* pc = rd_kafka_conf_new();
-  if (!Set(pc, "bootstrap.servers", options.brokers, &error) ||
-      !Set(pc, "client.id", options.client_id, &error) ||
-      !Set(pc, "enable.idempotence", "true", &error) || !Set(pc, "acks", "all", &error) ||
-      !Set(pc, "linger.ms", "1", &error) ||
-      !Set(pc, "message.timeout.ms", std::to_string(options.append_timeout_ms), &error) ||
-      !Set(pc, "log_level", "4", &error)) {
-    rd_kafka_conf_destroy(pc);
-    return Status::InvalidArgument("Kafka producer: " + error);
-  }
-  rd_kafka_conf_set_dr_msg_cb(pc, OnDelivery);
-  log->impl_->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
-  if (log->impl_->producer == nullptr) {
-    rd_kafka_conf_destroy(pc);
-    return Status::IOError(std::string("Kafka producer: ") + err);
-  }
-  log->impl_->topic = rd_kafka_topic_new(log->impl_->producer, options.topic.c_str(), nullptr);
-
-  // The partition count: the topic must exist (docs/kafka.md says how to create it).
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t merr = RD_KAFKA_RESP_ERR_NO_ERROR;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    merr = rd_kafka_metadata(log->impl_->producer, 0, log->impl_->topic, &md, 2000);
-    if (merr == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0) {
-      break;
-    }
-    if (md != nullptr) {
-      rd_kafka_metadata_destroy(md);
-      md = nullptr;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (md == nullptr) {
-    return Status::IOError("Kafka topic " + options.topic + " is not available at " +
-                           options.brokers + " (" + rd_kafka_err2str(merr) +
-                           "); create it first, see docs/kafka.md");
-  }
-  log->partitions_ = md->topics[0].partition_cnt;
-  rd_kafka_metadata_destroy(md);
+  auto producer = kafka::NewProducer(options.brokers, options.client_id,
+                                     options.append_timeout_ms, OnDelivery);
+  if (!producer.ok()) return producer.status();
+  log->impl_->producer = std::move(producer.value());
+  log->impl_->topic = rd_kafka_topic_new(log->impl_->producer.get(), options.topic.c_str(), nullptr);
+  auto partitions = kafka::PartitionCount(log->impl_->producer.get(), options.topic, 10000);
+  if (!partitions.ok()) return partitions.status();
+  log->partitions_ = *partitions;
 
   // The mirror's state: positions, chain heads.
   log->positions_.assign(static_cast<size_t>(log->partitions_), 0);
@@ -155,32 +99,12 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const KafkaLogOptions
 
   // The consumer: every partition, from the mirror's positions; no group, no commits (the
   // positions live in the mirror, written with the entries).
-  rd_kafka_conf_t* cc = rd_kafka_conf_new();
-  if (!Set(cc, "bootstrap.servers", options.brokers, &error) ||
-      !Set(cc, "client.id", options.client_id + "-mirror", &error) ||
-      !Set(cc, "group.id", "remit-mirror-" + log->writer_id_, &error) ||
-      !Set(cc, "enable.auto.commit", "false", &error) ||
-      !Set(cc, "enable.auto.offset.store", "false", &error) ||
-      !Set(cc, "fetch.wait.max.ms", "10", &error) ||
-      !Set(cc, "fetch.error.backoff.ms", "20", &error) ||
-      !Set(cc, "log_level", "4", &error)) {
-    rd_kafka_conf_destroy(cc);
-    return Status::InvalidArgument("Kafka consumer: " + error);
-  }
-  log->impl_->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof(err));
-  if (log->impl_->consumer == nullptr) {
-    rd_kafka_conf_destroy(cc);
-    return Status::IOError(std::string("Kafka consumer: ") + err);
-  }
-  rd_kafka_poll_set_consumer(log->impl_->consumer);
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(log->partitions_);
-  for (int32_t p = 0; p < log->partitions_; ++p) {
-    rd_kafka_topic_partition_list_add(parts, options.topic.c_str(), p)->offset =
-        start[static_cast<size_t>(p)];
-  }
-  rd_kafka_resp_err_t aerr = rd_kafka_assign(log->impl_->consumer, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
-  if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(Err("Kafka assign", aerr));
+  auto consumer = kafka::NewConsumer(options.brokers, options.client_id + "-mirror",
+                                     "remit-mirror-" + log->writer_id_);
+  if (!consumer.ok()) return consumer.status();
+  log->impl_->consumer = std::move(consumer.value());
+  Status s = kafka::Assign(log->impl_->consumer.get(), options.topic, start);
+  if (!s.ok()) return s;
 
   log->mirror_thread_ = std::thread([l = log.get()] { l->MirrorLoop(); });
   log->poll_thread_ = std::thread([l = log.get()] { l->PollLoop(); });
@@ -191,7 +115,7 @@ KafkaEventLog::~KafkaEventLog() {
   stop_ = true;
   if (poll_thread_.joinable()) poll_thread_.join();
   if (mirror_thread_.joinable()) mirror_thread_.join();
-  if (impl_ && impl_->producer != nullptr) rd_kafka_flush(impl_->producer, 2000);
+  if (impl_ && impl_->producer != nullptr) rd_kafka_flush(impl_->producer.get(), 2000);
   {
     std::lock_guard<std::mutex> l(mu_);
     for (auto& [id, w] : waiters_) w.done(Status::IOError("event log is closing"));
@@ -243,7 +167,7 @@ void KafkaEventLog::AppendAsync(std::vector<LogRecord> records, AppendCallback d
                                 partition};
   }
   auto failed = [this](const std::string& id, rd_kafka_resp_err_t e) {
-    Resolve(id, Status::IOError(Err("Kafka delivery", e)));
+    Resolve(id, Status::IOError(Error("Kafka delivery", e)));
   };
   std::string source = "/remit/practices/" + key;
   std::string batch_count = std::to_string(records.size());
@@ -267,7 +191,7 @@ void KafkaEventLog::AppendAsync(std::vector<LogRecord> records, AppendCallback d
     rd_kafka_resp_err_t perr;
     for (;;) {
       perr = rd_kafka_producev(
-          impl_->producer, RD_KAFKA_V_TOPIC(options_.topic.c_str()),
+          impl_->producer.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()),
           RD_KAFKA_V_PARTITION(partition),
           RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(records[i].record.data()), records[i].record.size()),
@@ -280,7 +204,7 @@ void KafkaEventLog::AppendAsync(std::vector<LogRecord> records, AppendCallback d
       rd_kafka_headers_destroy(h);
       delete d;
       // The messages produced so far are an incomplete unit: every mirror drops it.
-      Resolve(first_id, Status::IOError(Err("Kafka produce", perr)));
+      Resolve(first_id, Status::IOError(Error("Kafka produce", perr)));
       return;
     }
   }
@@ -316,14 +240,14 @@ void KafkaEventLog::ExpireWaiters() {
 }
 
 void KafkaEventLog::PollLoop() {
-  while (!stop_) rd_kafka_poll(impl_->producer, 50);
+  while (!stop_) rd_kafka_poll(impl_->producer.get(), 50);
 }
 
 void KafkaEventLog::MirrorLoop() {
   std::vector<Message> batch;
   auto last_expiry = std::chrono::steady_clock::now();
   while (!stop_) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->consumer, 20);
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->consumer.get(), 20);
     while (m != nullptr) {
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         Message msg;
@@ -342,7 +266,7 @@ void KafkaEventLog::MirrorLoop() {
       }
       rd_kafka_message_destroy(m);
       if (batch.size() >= kMirrorBatchMax) break;
-      m = rd_kafka_consumer_poll(impl_->consumer, 0);
+      m = rd_kafka_consumer_poll(impl_->consumer.get(), 0);
     }
     if (!batch.empty()) {
       Status s = Take(std::move(batch));
@@ -542,9 +466,9 @@ bool KafkaEventLog::WaitPosition(int32_t partition, int64_t offset,
 Result<int64_t> KafkaEventLog::HighWatermark(int32_t partition, std::chrono::milliseconds timeout) {
   int64_t low = 0, high = 0;
   rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-      impl_->producer, options_.topic.c_str(), partition, &low, &high,
+      impl_->producer.get(), options_.topic.c_str(), partition, &low, &high,
       static_cast<int>(timeout.count()));
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(Err("Kafka watermarks", e));
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(Error("Kafka watermarks", e));
   return high;
 }
 

@@ -1,7 +1,5 @@
 #include "adapters/sandbox_gateway.h"
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
 
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -59,18 +57,9 @@ Result<ChargeResult> ChargeWithRetry(PaymentGateway& gateway, const std::string&
   return last;
 }
 
-Result<std::unique_ptr<SandboxGateway>> SandboxGateway::Open(const std::string& dir) {
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
-  if (!s.ok()) return Status::IOError("open sandbox gateway " + dir + ": " + s.ToString());
-  return std::unique_ptr<SandboxGateway>(new SandboxGateway(std::unique_ptr<rocksdb::DB>(raw)));
-}
+SandboxGateway::SandboxGateway(std::unique_ptr<KvStore> kv) : kv_(std::move(kv)) {}
 
-SandboxGateway::SandboxGateway(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
-
-SandboxGateway::~SandboxGateway() { db_->Close().PermitUncheckedError(); }
+SandboxGateway::~SandboxGateway() = default;
 
 Result<SandboxGateway::Tokenized> SandboxGateway::Tokenize(const std::string& number_in,
                                                            int exp_month, int exp_year,
@@ -102,45 +91,37 @@ Result<SandboxGateway::Tokenized> SandboxGateway::Tokenize(const std::string& nu
   json j = {{"brand", out.card.brand},       {"last4", out.card.last4},
             {"exp_month", exp_month},        {"exp_year", exp_year},
             {"behaviour", BehaviourOf(number)}};
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status s = db_->Put(wo, "token/" + out.token, j.dump());
-  if (!s.ok()) return Status::IOError(s.ToString());
+  Status s = kv_->Put("token/" + out.token, j.dump());
+  if (!s.ok()) return s;
   return out;
 }
 
 Result<CardInfo> SandboxGateway::Describe(const std::string& token) {
-  std::string v;
-  if (!db_->Get(rocksdb::ReadOptions(), "token/" + token, &v).ok()) {
-    return Status::NotFound("unknown card token");
-  }
-  json j = json::parse(v);
+  auto v = kv_->Get("token/" + token);
+  if (!v) return Status::NotFound("unknown card token");
+  json j = json::parse(*v);
   return CardInfo{j["brand"], j["last4"], j["exp_month"], j["exp_year"]};
 }
 
 Result<ChargeResult> SandboxGateway::Charge(const std::string& token, Cents amount_cents,
                                             const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
-  std::string v;
   std::string charge_key = "charge/" + key;
   json state = json::object();
-  if (db_->Get(rocksdb::ReadOptions(), charge_key, &v).ok()) {
-    state = json::parse(v);
+  if (auto v = kv_->Get(charge_key)) {
+    state = json::parse(*v);
     if (state.contains("result")) {
       const json& r = state["result"];
       return ChargeResult{r["succeeded"], r["processor_ref"], r["decline_reason"]};
     }
   }
-  std::string tv;
-  if (!db_->Get(rocksdb::ReadOptions(), "token/" + token, &tv).ok()) {
-    return ChargeResult{false, "", "invalid_token"};
-  }
-  std::string behaviour = json::parse(tv).value("behaviour", "succeed");
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
+  auto tv = kv_->Get("token/" + token);
+  if (!tv) return ChargeResult{false, "", "invalid_token"};
+  std::string behaviour = json::parse(*tv).value("behaviour", "succeed");
   if (behaviour == "timeout_once" && !state.value("timed_out", false)) {
     state["timed_out"] = true;
-    if (!db_->Put(wo, charge_key, state.dump()).ok()) return Status::IOError("sandbox write");
+    Status s = kv_->Put(charge_key, state.dump());
+    if (!s.ok()) return s;
     return Status::TimedOut("the processor did not answer in time");
   }
   ChargeResult r;
@@ -154,7 +135,8 @@ Result<ChargeResult> SandboxGateway::Charge(const std::string& token, Cents amou
                      {"processor_ref", r.processor_ref},
                      {"decline_reason", r.decline_reason},
                      {"amount_cents", amount_cents}};
-  if (!db_->Put(wo, charge_key, state.dump()).ok()) return Status::IOError("sandbox write");
+  Status s = kv_->Put(charge_key, state.dump());
+  if (!s.ok()) return s;
   return r;
 }
 

@@ -1,8 +1,8 @@
 // SandboxGateway: the embedded test processor of spec/api.md: a tokenizer for card numbers
 // (POST /sandbox-gateway/v1/tokens) and a PaymentGateway that behaves by test card number.
 //
-// It is a separate component from remit's ledger: it keeps its own RocksDB
-// (<data>/sandbox-gateway). Once it has answered a tokenization it keeps no card number and no
+// It is a separate component from remit's ledger: it keeps its own store (a RocksDB,
+// <data>/sandbox-gateway, or on Kafka a mirrored topic). Once it has answered a tokenization it keeps no card number and no
 // CVC: a token maps to brand, last 4, expiry and the test card's behaviour. Charges are kept by
 // idempotency key, so a repeated key returns the first answer. Writes are synced.
 // Thread safety: all methods are thread-safe.
@@ -13,16 +13,13 @@
 #include <string>
 
 #include "adapters/gateway.h"
-
-namespace rocksdb {
-class DB;
-}
+#include "adapters/kv_store.h"
 
 namespace remit {
 
 class SandboxGateway final : public PaymentGateway {
  public:
-  static Result<std::unique_ptr<SandboxGateway>> Open(const std::string& dir);
+  explicit SandboxGateway(std::unique_ptr<KvStore> kv);
   ~SandboxGateway() override;
 
   struct Tokenized {
@@ -39,8 +36,7 @@ class SandboxGateway final : public PaymentGateway {
                               const std::string& idempotency_key) override;
 
  private:
-  explicit SandboxGateway(std::unique_ptr<rocksdb::DB> db);
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<KvStore> kv_;
   std::mutex mu_;  // serializes charge decisions per gateway (read, decide, write)
 };
 

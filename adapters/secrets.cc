@@ -1,8 +1,6 @@
 #include "adapters/secrets.h"
 
 #include <liboath/oath.h>
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -61,7 +59,7 @@ std::string Lower(std::string s) {
 
 }  // namespace
 
-Result<std::unique_ptr<SecretsStore>> SecretsStore::Open(const std::string& dir,
+Result<std::unique_ptr<SecretsStore>> SecretsStore::Open(std::unique_ptr<KvStore> kv,
                                                           const std::string& key_file) {
   std::string key;
   auto existing = ReadFile(key_file);
@@ -77,22 +75,13 @@ Result<std::unique_ptr<SecretsStore>> SecretsStore::Open(const std::string& dir,
     Status s = WriteFileMode(key_file, key, 0600);
     if (!s.ok()) return s;
   }
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
-  if (!s.ok()) return Status::IOError("open secrets " + dir + ": " + s.ToString());
-  return std::unique_ptr<SecretsStore>(
-      new SecretsStore(std::unique_ptr<rocksdb::DB>(raw), std::move(key)));
+  return std::unique_ptr<SecretsStore>(new SecretsStore(std::move(kv), std::move(key)));
 }
 
-SecretsStore::SecretsStore(std::unique_ptr<rocksdb::DB> db, std::string key)
-    : db_(std::move(db)), key_(std::move(key)) {}
+SecretsStore::SecretsStore(std::unique_ptr<KvStore> kv, std::string key)
+    : kv_(std::move(kv)), key_(std::move(key)) {}
 
-SecretsStore::~SecretsStore() {
-  sodium_memzero(key_.data(), key_.size());
-  db_->Close().PermitUncheckedError();
-}
+SecretsStore::~SecretsStore() { sodium_memzero(key_.data(), key_.size()); }
 
 Status SecretsStore::Put(const std::string& name, const std::string& secret) {
   std::string box(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + secret.size(), '\0');
@@ -101,17 +90,13 @@ Status SecretsStore::Put(const std::string& name, const std::string& secret) {
   crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,
                         reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
                         nonce, reinterpret_cast<const unsigned char*>(key_.data()));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status s = db_->Put(wo, name, box);
-  return s.ok() ? Status::OK() : Status::IOError(s.ToString());
+  return kv_->Put(name, box);
 }
 
 Result<std::string> SecretsStore::Get(const std::string& name) const {
-  std::string box;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), name, &box);
-  if (s.IsNotFound()) return Status::NotFound("no secret " + name);
-  if (!s.ok()) return Status::IOError(s.ToString());
+  auto stored = kv_->Get(name);
+  if (!stored) return Status::NotFound("no secret " + name);
+  const std::string& box = *stored;
   if (box.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
     return Status::Corruption("secret " + name + " is truncated");
   }

@@ -1,10 +1,11 @@
 // Secrets: the encrypted store of password hashes and TOTP secrets, and the password and
 // TOTP rules.
 //
-// SecretsStore keeps its values in a RocksDB of its own (<data>/secrets), each sealed with
-// libsodium's secretbox (XSalsa20-Poly1305, random nonce) under a 32-byte key read from
-// <data>/secrets.key, which is created with mode 0600 on first start. Keys of the store name
-// the patient and the enrolment (invite) that set them, never the secret. Writes are synced.
+// SecretsStore keeps its values in a KvStore (a RocksDB of its own, <data>/secrets, or on Kafka
+// a mirrored topic), each sealed with libsodium's secretbox (XSalsa20-Poly1305, random nonce)
+// under a 32-byte key read from a key file (<data>/secrets.key by default), created with mode
+// 0600 on first start; processes that share a Kafka cluster share the key file. Keys of the
+// store name the patient and the enrolment (invite) that set them, never the secret.
 // Thread safety: all methods are thread-safe.
 #pragma once
 
@@ -12,17 +13,14 @@
 #include <optional>
 #include <string>
 
+#include "adapters/kv_store.h"
 #include "events/status.h"
-
-namespace rocksdb {
-class DB;
-}
 
 namespace remit {
 
 class SecretsStore {
  public:
-  static Result<std::unique_ptr<SecretsStore>> Open(const std::string& dir,
+  static Result<std::unique_ptr<SecretsStore>> Open(std::unique_ptr<KvStore> kv,
                                                     const std::string& key_file);
   ~SecretsStore();
 
@@ -31,8 +29,8 @@ class SecretsStore {
   Result<std::string> Get(const std::string& name) const;
 
  private:
-  SecretsStore(std::unique_ptr<rocksdb::DB> db, std::string key);
-  std::unique_ptr<rocksdb::DB> db_;
+  SecretsStore(std::unique_ptr<KvStore> kv, std::string key);
+  std::unique_ptr<KvStore> kv_;
   std::string key_;  // 32 bytes
 };
 

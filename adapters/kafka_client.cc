@@ -1,0 +1,146 @@
+#include "adapters/kafka_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+namespace remit::kafka {
+namespace {
+
+void Log(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  // syslog levels: 0-3 errors, 4 warnings, the rest informational.
+  if (level <= 3) {
+    spdlog::error("kafka {} {}: {}", rd_kafka_name(rk), facility, message);
+  } else if (level == 4) {
+    spdlog::warn("kafka {} {}: {}", rd_kafka_name(rk), facility, message);
+  } else {
+    spdlog::debug("kafka {} {}: {}", rd_kafka_name(rk), facility, message);
+  }
+}
+
+bool Set(rd_kafka_conf_t* conf, const char* name, const std::string& value, std::string* error) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, name, value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+    *error = std::string(name) + ": " + err;
+    return false;
+  }
+  return true;
+}
+
+Result<Handle> Create(rd_kafka_type_t type, rd_kafka_conf_t* conf,
+                      const std::vector<std::pair<const char*, std::string>>& settings) {
+  std::string error;
+  for (const auto& [name, value] : settings) {
+    if (!Set(conf, name, value, &error)) {
+      rd_kafka_conf_destroy(conf);
+      return Status::InvalidArgument("Kafka client setting " + error);
+    }
+  }
+  rd_kafka_conf_set_log_cb(conf, Log);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return Status::IOError(std::string("Kafka client: ") + err);
+  }
+  return Handle(rk);
+}
+
+}  // namespace
+
+void HandleDeleter::operator()(rd_kafka_t* rk) const {
+  if (rk == nullptr) return;
+  if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER) rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+}
+
+Result<Handle> NewProducer(const std::string& brokers, const std::string& client_id,
+                           int message_timeout_ms,
+                           void (*dr)(rd_kafka_t*, const rd_kafka_message_t*, void*)) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (dr != nullptr) rd_kafka_conf_set_dr_msg_cb(conf, dr);
+  return Create(RD_KAFKA_PRODUCER, conf,
+                {{"bootstrap.servers", brokers},
+                 {"client.id", client_id},
+                 {"enable.idempotence", "true"},
+                 {"acks", "all"},
+                 {"linger.ms", "1"},
+                 {"message.timeout.ms", std::to_string(message_timeout_ms)}});
+}
+
+Result<Handle> NewConsumer(const std::string& brokers, const std::string& client_id,
+                           const std::string& group,
+                           void (*rebalance)(rd_kafka_t*, rd_kafka_resp_err_t,
+                                             rd_kafka_topic_partition_list_t*, void*),
+                           void* opaque) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (rebalance != nullptr) rd_kafka_conf_set_rebalance_cb(conf, rebalance);
+  if (opaque != nullptr) rd_kafka_conf_set_opaque(conf, opaque);
+  auto h = Create(RD_KAFKA_CONSUMER, conf,
+                  {{"bootstrap.servers", brokers},
+                   {"client.id", client_id},
+                   {"group.id", group},
+                   {"enable.auto.commit", "false"},
+                   {"enable.auto.offset.store", "false"},
+                   {"fetch.wait.max.ms", "10"},
+                   {"fetch.error.backoff.ms", "20"},
+                   // A member that stops heartbeating loses its partitions in this long.
+                   {"session.timeout.ms", "6000"},
+                   {"heartbeat.interval.ms", "500"}});
+  if (!h.ok()) return h;
+  rd_kafka_poll_set_consumer(h->get());
+  return h;
+}
+
+Result<int32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
+  int32_t count = 0;
+  while (count == 0 && std::chrono::steady_clock::now() < deadline) {
+    const rd_kafka_metadata_t* md = nullptr;
+    last = rd_kafka_metadata(rk, 0, t, &md, 2000);
+    if (last == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      count = md->topics[0].partition_cnt;
+    } else if (last == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
+      last = md->topics[0].err;
+    }
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    if (count == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  rd_kafka_topic_destroy(t);
+  if (count == 0) {
+    return Status::IOError("Kafka topic " + topic + " is not available (" +
+                           rd_kafka_err2str(last) + "); create it first, see docs/kafka.md");
+  }
+  return count;
+}
+
+Status Assign(rd_kafka_t* consumer, const std::string& topic, const std::vector<int64_t>& offsets) {
+  rd_kafka_topic_partition_list_t* parts =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (size_t p = 0; p < offsets.size(); ++p) {
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), static_cast<int32_t>(p))->offset =
+        offsets[p];
+  }
+  rd_kafka_resp_err_t err = rd_kafka_assign(consumer, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::OK() : Status::IOError(Error("Kafka assign", err));
+}
+
+std::string Header(const rd_kafka_message_t* m, const char* name) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+  const void* v = nullptr;
+  size_t n = 0;
+  if (rd_kafka_header_get_last(hdrs, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+  return std::string(static_cast<const char*>(v), n);
+}
+
+std::string Error(const char* what, rd_kafka_resp_err_t err) {
+  return std::string(what) + ": " + rd_kafka_err2str(err);
+}
+
+}  // namespace remit::kafka

@@ -1,0 +1,42 @@
+// Small helpers over librdkafka's C API shared by the Kafka adapters: client handles with
+// remit's settings, topic metadata, assignment, librdkafka's log routed to spdlog.
+// Thread safety: as librdkafka's handles (thread-safe).
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "events/status.h"
+
+namespace remit::kafka {
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const;  // closes a consumer first
+};
+using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+
+// An idempotent producer (acks=all): retries cannot reorder or, on a real broker, duplicate.
+// `dr` is the delivery report callback (may be null).
+Result<Handle> NewProducer(const std::string& brokers, const std::string& client_id,
+                           int message_timeout_ms,
+                           void (*dr)(rd_kafka_t*, const rd_kafka_message_t*, void*));
+// A consumer for rd_kafka_assign (manual positions, no commits) or, with `group` set and
+// `rebalance` given, a member of a consumer group.
+Result<Handle> NewConsumer(const std::string& brokers, const std::string& client_id,
+                           const std::string& group,
+                           void (*rebalance)(rd_kafka_t*, rd_kafka_resp_err_t,
+                                             rd_kafka_topic_partition_list_t*, void*) = nullptr,
+                           void* opaque = nullptr);
+// The topic's partition count; waits up to `timeout_ms` for it to appear. The error names how
+// to create it.
+Result<int32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
+// Assigns partitions [0, offsets.size()) of `topic`, each from its offset.
+Status Assign(rd_kafka_t* consumer, const std::string& topic, const std::vector<int64_t>& offsets);
+// The header's last value, or empty.
+std::string Header(const rd_kafka_message_t* m, const char* name);
+std::string Error(const char* what, rd_kafka_resp_err_t err);
+
+}  // namespace remit::kafka

@@ -1,0 +1,151 @@
+#include "adapters/kafka_kv.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "adapters/kafka_client.h"
+#include "events/types.h"
+
+namespace remit {
+namespace {
+
+// The mirror's own key for its position: values' keys never start with a NUL byte.
+const std::string kPositionKey("\0position", 9);
+
+void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  auto* done = static_cast<std::promise<Result<int64_t>>*>(m->_private);
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    done->set_value(Status::IOError(kafka::Error("Kafka delivery", m->err)));
+  } else {
+    done->set_value(m->offset);
+  }
+}
+
+}  // namespace
+
+struct KafkaKv::Impl {
+  kafka::Handle producer;
+  kafka::Handle consumer;
+  std::thread poller;
+};
+
+Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const std::string& topic,
+                                               const std::string& dir,
+                                               const std::string& client_id) {
+  std::unique_ptr<KafkaKv> kv(new KafkaKv());
+  kv->topic_ = topic;
+  kv->impl_ = std::make_unique<Impl>();
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status rs = rocksdb::DB::Open(options, dir, &raw);
+  if (!rs.ok()) return Status::IOError("open " + dir + ": " + rs.ToString());
+  kv->db_.reset(raw);
+  std::string pos;
+  if (kv->db_->Get(rocksdb::ReadOptions(), kPositionKey, &pos).ok()) {
+    kv->position_ = std::stoll(pos);
+  }
+  auto producer = kafka::NewProducer(brokers, client_id, 30000, OnDelivery);
+  if (!producer.ok()) return producer.status();
+  kv->impl_->producer = std::move(producer.value());
+  auto count = kafka::PartitionCount(kv->impl_->producer.get(), topic, 10000);
+  if (!count.ok()) return count.status();
+  if (*count != 1) return Status::InvalidArgument("Kafka topic " + topic + " must have one partition");
+  auto consumer = kafka::NewConsumer(brokers, client_id + "-mirror", "remit-mirror-" + RandomHex(8));
+  if (!consumer.ok()) return consumer.status();
+  kv->impl_->consumer = std::move(consumer.value());
+  Status s = kafka::Assign(kv->impl_->consumer.get(), topic,
+                           {kv->position_ == 0 ? RD_KAFKA_OFFSET_BEGINNING : kv->position_});
+  if (!s.ok()) return s;
+  kv->mirror_ = std::thread([k = kv.get()] { k->MirrorLoop(); });
+  kv->impl_->poller = std::thread([k = kv.get()] {
+    while (!k->stop_) rd_kafka_poll(k->impl_->producer.get(), 50);
+  });
+  return kv;
+}
+
+KafkaKv::~KafkaKv() {
+  stop_ = true;
+  if (impl_ && impl_->poller.joinable()) impl_->poller.join();
+  if (mirror_.joinable()) mirror_.join();
+  impl_.reset();
+  if (db_) db_->Close().PermitUncheckedError();
+}
+
+void KafkaKv::MirrorLoop() {
+  while (!stop_) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->consumer.get(), 20);
+    if (m == nullptr) continue;
+    rocksdb::WriteBatch batch;
+    int64_t next = -1;
+    while (m != nullptr) {
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->key != nullptr && m->key_len > 0) {
+        batch.Put(rocksdb::Slice(static_cast<const char*>(m->key), m->key_len),
+                  rocksdb::Slice(static_cast<const char*>(m->payload), m->len))
+            .PermitUncheckedError();
+        next = m->offset + 1;
+      } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        next = m->offset + 1;
+      }
+      rd_kafka_message_destroy(m);
+      m = batch.Count() >= 4096 ? nullptr : rd_kafka_consumer_poll(impl_->consumer.get(), 0);
+    }
+    if (next < 0) continue;
+    batch.Put(kPositionKey, std::to_string(next)).PermitUncheckedError();
+    // Not synced: the topic is the durable copy, and the position travels with the values.
+    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) {
+      spdlog::error("Kafka store {} stopped: {}", topic_, s.ToString());
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      position_ = next;
+    }
+    position_cv_.notify_all();
+  }
+}
+
+bool KafkaKv::WaitPosition(int64_t offset, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  return position_cv_.wait_for(l, timeout, [&] { return position_ >= offset; });
+}
+
+Status KafkaKv::Put(const std::string& key, const std::string& value) {
+  if (key.empty() || key[0] == '\0') return Status::InvalidArgument("bad key");
+  std::promise<Result<int64_t>> delivered;
+  auto f = delivered.get_future();
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      impl_->producer.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(0),
+      RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&delivered), RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(kafka::Error("Kafka produce", err));
+  Result<int64_t> offset = f.get();
+  if (!offset.ok()) return offset.status();
+  if (!WaitPosition(*offset + 1, std::chrono::seconds(30))) {
+    return Status::TimedOut("the Kafka store " + topic_ + " did not take the write in time");
+  }
+  return Status::OK();
+}
+
+std::optional<std::string> KafkaKv::Get(const std::string& key) const {
+  std::string v;
+  if (!db_->Get(rocksdb::ReadOptions(), key, &v).ok()) return std::nullopt;
+  return v;
+}
+
+Status KafkaKv::CatchUp(std::chrono::milliseconds timeout) {
+  int64_t low = 0, high = 0;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+      impl_->producer.get(), topic_.c_str(), 0, &low, &high, static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(kafka::Error("Kafka watermarks", err));
+  if (!WaitPosition(high, timeout)) return Status::TimedOut("the Kafka store " + topic_ + " is behind");
+  return Status::OK();
+}
+
+}  // namespace remit

@@ -1,0 +1,52 @@
+// KafkaKv: a KvStore on a single-partition Kafka topic that every process mirrors into a local
+// RocksDB (values and the topic position in one write), so that each process reads what any
+// process wrote. Put produces the pair (idempotent producer, acks=all) and returns once the
+// local mirror holds it; the last write of a key wins, in topic order.
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "adapters/kv_store.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace remit {
+
+class KafkaKv final : public KvStore {
+ public:
+  static Result<std::unique_ptr<KafkaKv>> Open(const std::string& brokers,
+                                               const std::string& topic, const std::string& dir,
+                                               const std::string& client_id);
+  ~KafkaKv() override;
+
+  Status Put(const std::string& key, const std::string& value) override;
+  std::optional<std::string> Get(const std::string& key) const override;
+  // Waits until the mirror holds everything the topic held when called.
+  Status CatchUp(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  KafkaKv() = default;
+  void MirrorLoop();
+  bool WaitPosition(int64_t offset, std::chrono::milliseconds timeout);
+
+  std::string topic_;
+  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<rocksdb::DB> db_;
+  mutable std::mutex mu_;
+  std::condition_variable position_cv_;
+  int64_t position_ = 0;  // the next topic offset the mirror has not taken
+  std::atomic<bool> stop_{false};
+  std::thread mirror_;
+};
+
+}  // namespace remit

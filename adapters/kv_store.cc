@@ -1,0 +1,42 @@
+#include "adapters/kv_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+namespace remit {
+namespace {
+
+class RocksKv final : public KvStore {
+ public:
+  explicit RocksKv(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  ~RocksKv() override { db_->Close().PermitUncheckedError(); }
+
+  Status Put(const std::string& key, const std::string& value) override {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s = db_->Put(wo, key, value);
+    return s.ok() ? Status::OK() : Status::IOError(s.ToString());
+  }
+
+  std::optional<std::string> Get(const std::string& key) const override {
+    std::string v;
+    if (!db_->Get(rocksdb::ReadOptions(), key, &v).ok()) return std::nullopt;
+    return v;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<KvStore>> OpenRocksKv(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return Status::IOError("open " + dir + ": " + s.ToString());
+  return std::unique_ptr<KvStore>(new RocksKv(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+}  // namespace remit

@@ -1,0 +1,27 @@
+// KvStore: the small durable key-value stores beside the event log (the secrets store, the
+// sandbox processor). Embedded: a RocksDB of its own with synced writes. On Kafka: a topic
+// that every process mirrors (adapters/kafka_kv.h), so that whichever process owns a practice
+// finds the same secrets and card tokens.
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "events/status.h"
+
+namespace remit {
+
+class KvStore {
+ public:
+  virtual ~KvStore() = default;
+  // Returns once the value is durable.
+  virtual Status Put(const std::string& key, const std::string& value) = 0;
+  virtual std::optional<std::string> Get(const std::string& key) const = 0;
+};
+
+// The embedded store in `dir`.
+Result<std::unique_ptr<KvStore>> OpenRocksKv(const std::string& dir);
+
+}  // namespace remit
