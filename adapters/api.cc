@@ -1,10 +1,12 @@
 #include "adapters/api.h"
 
 #include <chrono>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "adapters/audit.h"
 #include "adapters/event_json.h"
+#include "adapters/http_client.h"
 #include "adapters/qr_png.h"
 #include "adapters/queries.h"
 #include "adapters/web_assets.h"
@@ -196,13 +198,114 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   std::string route = "unmatched";
   HttpResponse resp;
   try {
-    resp = Route(req, &route);
+    if (auto forwarded = ForwardToOwner(req)) {
+      route = "forwarded";
+      resp = std::move(*forwarded);
+    } else {
+      resp = Route(req, &route);
+    }
   } catch (const Invalid& i) {
     resp = FromInvalid(i);
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.ObserveRequest(req.method + " " + route, resp.status, secs);
   return resp;
+}
+
+namespace {
+
+// The practice whose stream a request writes to, for the requests that write: every non-GET
+// under /api/v1/practices/{p} and /api/v1/portal/{p}, and POST /api/v1/practices (the new
+// practice's id is in the body).
+std::optional<std::string> PracticeWrittenBy(const HttpRequest& req) {
+  if (req.method == "GET" || req.method == "HEAD") return std::nullopt;
+  auto parts = Split(req.path);
+  if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") return std::nullopt;
+  if (parts.size() >= 4 && (parts[2] == "practices" || parts[2] == "portal")) {
+    return IsValidPracticeId(parts[3]) ? std::optional<std::string>(parts[3]) : std::nullopt;
+  }
+  if (parts.size() == 3 && parts[2] == "practices" && req.method == "POST") {
+    json b = json::parse(req.body, nullptr, false);
+    if (b.is_object() && b.contains("practice_id") && b["practice_id"].is_string() &&
+        IsValidPracticeId(b["practice_id"].get<std::string>())) {
+      return b["practice_id"].get<std::string>();
+    }
+  }
+  return std::nullopt;
+}
+
+bool SplitUrl(const std::string& url, std::string* host, int* port) {
+  std::string rest = url.starts_with("http://") ? url.substr(7) : url;
+  rest = rest.substr(0, rest.find('/'));
+  auto c = rest.rfind(':');
+  if (c == std::string::npos) return false;
+  *host = rest.substr(0, c);
+  *port = std::atoi(rest.c_str() + c + 1);
+  return *port > 0;
+}
+
+constexpr const char* kForwardedHeader = "remit-forwarded";
+
+}  // namespace
+
+std::optional<HttpResponse> Api::ForwardToOwner(const HttpRequest& req) {
+  KafkaMembership* m = node_->membership.get();
+  if (m == nullptr) return std::nullopt;
+  auto practice = PracticeWrittenBy(req);
+  if (!practice || m->Owns(*practice)) return std::nullopt;
+  if (!req.Header(kForwardedHeader).empty()) {
+    // Sent here as the owner, but ownership has moved: the sender asks again.
+    return Problem(503, "not_owner", "this process no longer writes for practice " + *practice);
+  }
+  std::map<std::string, std::string> headers;
+  for (const char* h : {"authorization", "idempotency-key", "content-type"}) {
+    std::string v = req.Header(h);
+    if (!v.empty()) headers[h] = v;
+  }
+  return CallOwner(*practice, req.method, req.target, req.body, std::move(headers));
+}
+
+std::optional<HttpResponse> Api::CallOwner(const std::string& practice, const std::string& method,
+                                           const std::string& target, const std::string& body,
+                                           std::map<std::string, std::string> headers) {
+  KafkaMembership* m = node_->membership.get();
+  headers[kForwardedHeader] = "1";
+  auto deadline = std::chrono::steady_clock::now() + kForwardWait;
+  std::string last = "no process owns it yet";
+  for (;;) {
+    if (m->Owns(practice)) return std::nullopt;  // it became ours meanwhile
+    std::string url = m->OwnerUrl(practice);
+    std::string host;
+    int port = 0;
+    if (!url.empty() && url != m->url() && SplitUrl(url, &host, &port)) {
+      auto r = HttpCall(host, port, method, target, body, headers, std::chrono::seconds(30));
+      if (r.ok() && !(r->status == 503 && r->body.find("not_owner") != std::string::npos)) {
+        // Read-your-writes here too: wait until this process's mirror and views hold what the
+        // owner wrote before answering.
+        int32_t partition = node_->kafka_log->PartitionOf(practice);
+        if (node_->kafka_log->CatchUp(std::chrono::seconds(10), partition).ok()) {
+          app_->runner().WaitApplied(app_->log().EndOffset(), std::chrono::seconds(10));
+        }
+        auto ct = r->headers.find("content-type");
+        HttpResponse out{r->status, ct == r->headers.end() ? "" : ct->second, r->body, {}};
+        for (const auto& [k, v] : r->headers) {
+          if (k == "idempotent-replayed" || k == "retry-after" || k == "location" ||
+              k == "cache-control") {
+            out.headers.emplace_back(k, v);
+          }
+        }
+        return out;
+      }
+      last = r.ok() ? "its owner is handing it over" : r.status().ToString();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      HttpResponse p = Problem(503, "unavailable",
+                               "practice " + practice + " has no reachable writer: " + last);
+      p.headers.emplace_back("Retry-After", "2");
+      return p;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 void Api::RecordAccess(const std::string& practice, const std::string& actor,
@@ -215,9 +318,20 @@ void Api::RecordAccess(const std::string& practice, const std::string& actor,
     if (accessed_.size() >= kAccessMemoryMax) accessed_.clear();
     accessed_.insert(key);
   }
-  engine::CommandContext ctx{practice, "access:" + RandomHex(12), {}, actor, 0};
-  auto r = app_->Execute(ctx, engine::RecordAccess{resource, patient_id});
-  if (!r.ok() || r->rejection) {
+  bool recorded = false;
+  if (node_->membership && !node_->membership->Owns(practice)) {
+    // The owner writes the access event; a read never waits long for it.
+    json b = {{"actor", actor}, {"resource", resource}, {"patient_id", patient_id}};
+    auto r = CallOwner(practice, "POST", "/internal/v1/practices/" + practice + "/record-access",
+                       b.dump(), {{"authorization", "Bearer " + app_->operator_token()},
+                                  {"content-type", "application/json"}});
+    recorded = r && r->status == 204;
+  } else {
+    engine::CommandContext ctx{practice, "access:" + RandomHex(12), {}, actor, 0};
+    auto r = app_->Execute(ctx, engine::RecordAccess{resource, patient_id});
+    recorded = r.ok() && !r->rejection;
+  }
+  if (!recorded) {
     std::lock_guard<std::mutex> l(access_mu_);
     accessed_.erase(key);  // not recorded: try again on the next read
   }
@@ -250,7 +364,7 @@ HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
     }
   } release{this, store_key};
 
-  if (auto stored = app_->views().Get(store_key)) {
+  if (auto stored = node_->idempotency->Get(store_key)) {
     json s = json::parse(*stored);
     if (s.value("fingerprint", "") != fingerprint) {
       return Problem(409, "idempotency_conflict",
@@ -267,7 +381,7 @@ HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
               {"content_type", r.content_type},
               {"body", r.body},
               {"created_at_us", NowMicros()}};
-    app_->views().Put(store_key, s.dump(), /*sync=*/true).IgnoreError();
+    node_->idempotency->Put(store_key, s.dump()).IgnoreError();
   }
   return r;
 }
@@ -306,6 +420,22 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
                                      static_cast<double>(end - std::min(end, applied))}}),
                    {}};
     return r;
+  }
+  // POST /internal/v1/practices/{p}/record-access: an access event sent by a peer process to
+  // the practice's writer (operator token: the processes share it).
+  if (n == 5 && parts[0] == "internal" && parts[1] == "v1" && parts[2] == "practices" &&
+      parts[4] == "record-access") {
+    *route = "/internal/v1/practices/{p}/record-access";
+    if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
+    if (app_->Authenticate(BearerOf(req)).kind != Principal::Kind::kOperator) {
+      return Problem(401, "unauthorized", "the operator token is required");
+    }
+    json b = ParseBody(req);
+    engine::CommandContext ctx{parts[3], "access:" + RandomHex(12), {}, Str(b, "actor"), 0};
+    auto r = app_->Execute(ctx, engine::RecordAccess{Str(b, "resource"), Str(b, "patient_id")});
+    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+    if (r->rejection) return FromRejection(*r->rejection);
+    return HttpResponse{204, "", "", {}};
   }
   if (n >= 1 && parts[0] == "sandbox-gateway") return RouteSandbox(req, route);
   if (n >= 1 && (parts[0] == "portal" || parts[0] == "staff" || parts[0] == "assets")) {

@@ -3,7 +3,9 @@
 // Thread safety: Handle may be called concurrently.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -33,6 +35,17 @@ class Api {
   // identical request in flight, and stores the answer.
   HttpResponse WithIdempotency(const HttpRequest& req, const Principal& who,
                                const std::function<HttpResponse()>& fn);
+
+  // Kafka mode: a command for a practice that another process writes for is sent to that
+  // process, and its answer relayed once this process's views hold what it wrote
+  // (read-your-writes). Null when the request is this process's to handle.
+  std::optional<HttpResponse> ForwardToOwner(const HttpRequest& req);
+  // Sends `req` (with `headers`) to the owner of `practice` and relays the answer; retries
+  // while ownership moves, up to kForwardWait.
+  std::optional<HttpResponse> CallOwner(const std::string& practice, const std::string& method,
+                                        const std::string& target, const std::string& body,
+                                        std::map<std::string, std::string> headers);
+  static constexpr auto kForwardWait = std::chrono::seconds(20);
 
   Node* node_;
   // Records that `actor` read `resource` (HIPAA access log), once per `reader` (a session or a

@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <sys/socket.h>
 
 namespace remit {
 
@@ -12,12 +13,19 @@ namespace http = beast::http;
 
 Result<HttpResult> HttpCall(const std::string& host, int port, const std::string& method,
                             const std::string& target, const std::string& body,
-                            const std::map<std::string, std::string>& headers) {
+                            const std::map<std::string, std::string>& headers,
+                            std::chrono::milliseconds timeout) {
   try {
     asio::io_context ioc;
     asio::ip::tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
     stream.connect(resolver.resolve(host, std::to_string(port)));
+    // Blocking reads and writes give up after `timeout` (beast's expiry covers async only).
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    int fd = stream.socket().native_handle();
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, host);
     if (!body.empty()) req.set(http::field::content_type, "application/json");

@@ -2,6 +2,7 @@
 // for tests. One connection per call. Thread safety: stateless functions.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -17,6 +18,7 @@ struct HttpResult {
 
 Result<HttpResult> HttpCall(const std::string& host, int port, const std::string& method,
                             const std::string& target, const std::string& body = {},
-                            const std::map<std::string, std::string>& headers = {});
+                            const std::map<std::string, std::string>& headers = {},
+                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace remit

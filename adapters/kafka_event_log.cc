@@ -260,6 +260,7 @@ void KafkaEventLog::MirrorLoop() {
             msg.count < msg.index) {
           msg.index = msg.count = 1;
         }
+        msg.mine = Header(m, "ce_remitwriter") == writer_id_;
         batch.push_back(std::move(msg));
       } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         spdlog::warn("Kafka mirror: {}", rd_kafka_message_errstr(m));
@@ -332,7 +333,8 @@ Status KafkaEventLog::Take(std::vector<Message> messages) {
       }
     }
     out.first_id = Hex(events[0].event_id.data(), events[0].event_id.size());
-    {
+    // An append is answered by its own copy of the unit, not by an earlier one.
+    if (unit[0].mine) {
       std::lock_guard<std::mutex> l(mu_);
       out.mine = waiters_.count(out.first_id) != 0;
     }

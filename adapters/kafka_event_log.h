@@ -99,6 +99,7 @@ class KafkaEventLog final : public EventLog {
     std::string value;
     int index = 1;  // 1-based position in its unit
     int count = 1;
+    bool mine = false;  // produced by this instance (ce_remitwriter)
   };
   struct Impl;
 

@@ -1,9 +1,41 @@
 #include "adapters/node.h"
 
+#include "projections/projections.h"
+
 namespace remit {
 
-Result<std::unique_ptr<Node>> Node::Open(const AppOptions& options) {
+Result<std::unique_ptr<Node>> Node::Open(const AppOptions& app_options,
+                                         const std::optional<KafkaSetup>& kafka) {
   auto node = std::make_unique<Node>();
+  node->kafka_ = kafka;
+  AppOptions options = app_options;
+  if (kafka) {
+    Node* n = node.get();
+    options.open_log = [n, kafka](const std::string& dir) -> Result<std::unique_ptr<EventLog>> {
+      KafkaLogOptions o;
+      o.brokers = kafka->brokers;
+      o.topic = kafka->topic_prefix + ".events";
+      o.dir = dir + "/log";
+      o.client_id = kafka->client_id;
+      auto log = KafkaEventLog::Open(o);
+      if (!log.ok()) return log.status();
+      // Start from everything the topic holds: the state and views are then whole.
+      Status s = (*log)->CatchUp(std::chrono::seconds(120));
+      if (!s.ok()) return s;
+      n->kafka_log = log->get();
+      return std::unique_ptr<EventLog>(std::move(log.value()));
+    };
+    options.open_store = [n, kafka, dir = options.data_dir](
+                             const std::string& name) -> Result<std::unique_ptr<KvStore>> {
+      auto kv = KafkaKv::Open(kafka->brokers, kafka->topic_prefix + "." + name, dir + "/" + name,
+                              kafka->client_id);
+      if (!kv.ok()) return kv.status();
+      Status s = (*kv)->CatchUp(std::chrono::seconds(60));
+      if (!s.ok()) return s;
+      n->kafka_stores.push_back(kv->get());
+      return std::unique_ptr<KvStore>(std::move(kv.value()));
+    };
+  }
   auto app = App::Open(options);
   if (!app.ok()) return app.status();
   node->app = std::move(app.value());
@@ -11,6 +43,9 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& options) {
   auto open_store = [&](const std::string& name) {
     return options.open_store ? options.open_store(name) : OpenRocksKv(dir + "/" + name);
   };
+  auto idempotency = open_store("idempotency");
+  if (!idempotency.ok()) return idempotency.status();
+  node->idempotency = std::move(idempotency.value());
   auto secrets_kv = open_store("secrets");
   if (!secrets_kv.ok()) return secrets_kv.status();
   auto secrets = SecretsStore::Open(
@@ -22,15 +57,54 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& options) {
   if (!sandbox_kv.ok()) return sandbox_kv.status();
   node->sandbox = std::make_unique<SandboxGateway>(std::move(sandbox_kv.value()));
   node->portal = std::make_unique<Portal>(node->app.get(), node->secrets.get(), node->sandbox.get());
-  Status s = node->portal->ResumePayments();
-  if (!s.ok()) return s;
+  if (!kafka) {
+    Status s = node->portal->ResumePayments(node->app->Practices());
+    if (!s.ok()) return s;
+  }
   return node;
 }
 
+Status Node::StartMembership() {
+  if (!kafka_ || kafka_log == nullptr) return Status::OK();
+  MembershipOptions o;
+  o.brokers = kafka_->brokers;
+  o.events_topic = kafka_->topic_prefix + ".events";
+  o.owners_topic = kafka_->topic_prefix + ".owners";
+  o.group = kafka_->group;
+  o.client_id = kafka_->client_id;
+  App* a = app.get();
+  o.url = [a] { return a->public_url(); };
+  KafkaEventLog* log = kafka_log;
+  std::vector<KafkaKv*> stores = kafka_stores;
+  auto prepare = [log, stores](int32_t partition) {
+    Status s = log->CatchUp(std::chrono::seconds(30), partition);
+    for (size_t i = 0; s.ok() && i < stores.size(); ++i) s = stores[i]->CatchUp(std::chrono::seconds(30));
+    return s;
+  };
+  Portal* p = portal.get();
+  auto owned = [a, p, log](int32_t partition) {
+    // Every practice the views know, whoever registered it.
+    std::vector<std::string> mine;
+    const std::string prefix = projections::PracticeKey("");
+    a->views().Scan(prefix, [&](std::string_view key, std::string_view) {
+      std::string practice(key.substr(prefix.size()));
+      if (log->PartitionOf(practice) == partition) mine.push_back(practice);
+      return true;
+    });
+    p->ResumePayments(mine).IgnoreError();
+  };
+  auto m = KafkaMembership::Start(o, log, prepare, owned);
+  if (!m.ok()) return m.status();
+  membership = std::move(m.value());
+  return Status::OK();
+}
+
 Node::~Node() {
+  membership.reset();
   portal.reset();
   sandbox.reset();
   secrets.reset();
+  idempotency.reset();
   app.reset();
 }
 

@@ -282,8 +282,8 @@ Outcome<PaymentResult> Portal::Finish(const std::string& practice, const std::st
   return Done(out);
 }
 
-Status Portal::ResumePayments() {
-  for (const auto& practice : app_->Practices()) {
+Status Portal::ResumePayments(const std::vector<std::string>& practices) {
+  for (const auto& practice : practices) {
     std::vector<std::string> open;
     app_->Inspect(practice, [&](const engine::PracticeState& s) {
       for (const auto& [id, p] : s.payments) {

@@ -71,7 +71,7 @@ class Portal {
   Outcome<PaymentResult> Pay(const PatientSession& who, const std::string& idempotency_key,
                              const PaymentRequest& request);
   // Finishes payments that a crash left between submission and outcome.
-  Status ResumePayments();
+  Status ResumePayments(const std::vector<std::string>& practices);
 
   // Tests move the portal's clock (session idle and TOTP time); the default is the wall clock.
   void SetClockForTesting(std::function<int64_t()> now_us) { now_us_ = std::move(now_us); }

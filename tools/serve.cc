@@ -54,17 +54,25 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "remit serve: --data DIR and --listen HOST:PORT are required\n");
     return 2;
   }
-  if (args.Has("kafka-brokers")) {
-    std::fprintf(stderr, "remit serve: --kafka-brokers is not available in this build yet\n");
-    return 2;
+  std::optional<KafkaSetup> kafka;
+  if (auto brokers = args.Get("kafka-brokers")) {
+    if (brokers->empty() || args.Has("read-only")) {
+      std::fprintf(stderr, "remit serve: --kafka-brokers takes HOST:PORT[,...] (and not --read-only)\n");
+      return 2;
+    }
+    kafka = KafkaSetup{};
+    kafka->brokers = *brokers;
+    kafka->topic_prefix = args.Get("kafka-topics").value_or("remit");
+    kafka->group = args.Get("kafka-group").value_or("remit");
   }
   sigset_t set = BlockStopSignals();
 
   AppOptions opts;
   opts.data_dir = *data;
   opts.operator_token_file = args.Get("operator-token-file").value_or("");
+  opts.secrets_key_file = args.Get("secrets-key").value_or("");
   opts.read_only = args.Has("read-only");
-  auto node_r = Node::Open(opts);
+  auto node_r = Node::Open(opts, kafka);
   if (!node_r.ok()) {
     std::fprintf(stderr, "remit serve: %s\n", node_r.status().ToString().c_str());
     return 1;
@@ -83,10 +91,22 @@ int Serve(const Args& args) {
   while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
   app->SetPublicUrl(public_url);
 
+  if (kafka) {
+    // Peers reach this process at its public URL: join the group only now that it listens.
+    Status s = node->StartMembership();
+    if (!s.ok()) {
+      std::fprintf(stderr, "remit serve: Kafka: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
   nlohmann::json info = {{"listen", host + ":" + std::to_string(*bound)}, {"pid", ::getpid()}};
   WriteFileMode(ServerFile(*data), info.dump() + "\n", 0600).IgnoreError();
 
   std::printf("remit is serving on %s%s\n", base.c_str(), opts.read_only ? " (read-only)" : "");
+  if (kafka) {
+    std::printf("  event log: Kafka at %s, topics %s.*, group %s\n", kafka->brokers.c_str(),
+                kafka->topic_prefix.c_str(), kafka->group.c_str());
+  }
   if (!app->degraded_reason().empty()) {
     std::printf("  the log does not verify: %s\n  serving what could be read; "
                 "run `remit audit verify --data %s`\n",
@@ -154,9 +174,30 @@ int KafkaDev(const Args& args) {
     std::fprintf(stderr, "remit kafka-dev: %s\n", cluster.status().ToString().c_str());
     return 1;
   }
+  // The topics `remit serve --kafka-brokers` uses (docs/kafka.md), created up front: the mock
+  // has no CreateTopics API.
+  std::string prefix = args.Get("topics").value_or("remit");
+  int partitions = std::atoi(args.Get("partitions").value_or("12").c_str());
+  if (partitions < 1 || partitions > 1024) {
+    std::fprintf(stderr, "remit kafka-dev: --partitions takes 1 to 1024\n");
+    return 2;
+  }
+  Status made = (*cluster)->CreateTopic(prefix + ".events", partitions);
+  for (const char* single : {".owners", ".secrets", ".sandbox-gateway", ".idempotency"}) {
+    if (made.ok()) made = (*cluster)->CreateTopic(prefix + single, 1);
+  }
+  if (!made.ok()) {
+    std::fprintf(stderr, "remit kafka-dev: %s\n", made.ToString().c_str());
+    return 1;
+  }
   std::printf("librdkafka mock cluster with %d brokers (in memory: for trying Kafka mode, not for "
-              "data you keep); SIGTERM or Ctrl-C stops it\nbootstrap servers:\n%s\n",
-              brokers, (*cluster)->bootstrap_servers().c_str());
+              "data you keep); topics %s.events (%d partitions), %s.owners, %s.secrets, "
+              "%s.sandbox-gateway, %s.idempotency; SIGTERM or Ctrl-C stops it\n"
+              "try: remit serve --data DIR --listen 127.0.0.1:0 --kafka-brokers %s "
+              "--operator-token-file F --secrets-key K\nbootstrap servers:\n%s\n",
+              brokers, prefix.c_str(), partitions, prefix.c_str(), prefix.c_str(), prefix.c_str(),
+              prefix.c_str(), (*cluster)->bootstrap_servers().c_str(),
+              (*cluster)->bootstrap_servers().c_str());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
