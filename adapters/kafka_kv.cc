@@ -35,9 +35,10 @@ struct KafkaKv::Impl {
 
 Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const std::string& topic,
                                                const std::string& dir,
-                                               const std::string& client_id) {
+                                               const std::string& client_id, bool fresh_misses) {
   std::unique_ptr<KafkaKv> kv(new KafkaKv());
   kv->topic_ = topic;
+  kv->fresh_misses_ = fresh_misses;
   kv->impl_ = std::make_unique<Impl>();
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -135,6 +136,9 @@ Status KafkaKv::Put(const std::string& key, const std::string& value) {
 
 std::optional<std::string> KafkaKv::Get(const std::string& key) const {
   std::string v;
+  if (db_->Get(rocksdb::ReadOptions(), key, &v).ok()) return v;
+  if (!fresh_misses_) return std::nullopt;
+  if (!const_cast<KafkaKv*>(this)->CatchUp(std::chrono::seconds(5)).ok()) return std::nullopt;
   if (!db_->Get(rocksdb::ReadOptions(), key, &v).ok()) return std::nullopt;
   return v;
 }

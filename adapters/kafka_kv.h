@@ -23,9 +23,11 @@ namespace remit {
 
 class KafkaKv final : public KvStore {
  public:
+  // `fresh_misses`: a Get that misses first catches up with the topic (a value another process
+  // has just written, such as a card token, is then found); the miss costs a broker round trip.
   static Result<std::unique_ptr<KafkaKv>> Open(const std::string& brokers,
                                                const std::string& topic, const std::string& dir,
-                                               const std::string& client_id);
+                                               const std::string& client_id, bool fresh_misses);
   ~KafkaKv() override;
 
   Status Put(const std::string& key, const std::string& value) override;
@@ -40,6 +42,7 @@ class KafkaKv final : public KvStore {
   bool WaitPosition(int64_t offset, std::chrono::milliseconds timeout);
 
   std::string topic_;
+  bool fresh_misses_ = false;
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<rocksdb::DB> db_;
   mutable std::mutex mu_;

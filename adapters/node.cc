@@ -27,8 +27,10 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& app_options,
     };
     options.open_store = [n, kafka, dir = options.data_dir](
                              const std::string& name) -> Result<std::unique_ptr<KvStore>> {
+      // An idempotency record seen late is harmless (a replayed command finds its events); a
+      // card token or a secret must be found as soon as it was written anywhere.
       auto kv = KafkaKv::Open(kafka->brokers, kafka->topic_prefix + "." + name, dir + "/" + name,
-                              kafka->client_id);
+                              kafka->client_id, /*fresh_misses=*/name != "idempotency");
       if (!kv.ok()) return kv.status();
       Status s = (*kv)->CatchUp(std::chrono::seconds(60));
       if (!s.ok()) return s;
