@@ -83,7 +83,10 @@ Result<Handle> NewConsumer(const std::string& brokers, const std::string& client
                    {"group.id", group},
                    {"enable.auto.commit", "false"},
                    {"enable.auto.offset.store", "false"},
-                   {"fetch.wait.max.ms", "10"},
+                   // A write is answered once the mirror has read it back: a short fetch wait
+                   // keeps that quick (the mock waits it out on every fetch; measured in
+                   // docs/benchmarks.md), at the cost of more idle fetches.
+                   {"fetch.wait.max.ms", "2"},
                    {"fetch.error.backoff.ms", "20"},
                    // A member that stops heartbeating loses its partitions in this long.
                    {"session.timeout.ms", "6000"},

@@ -43,7 +43,7 @@ void Usage() {
                "  kafka-dev [--brokers N] [--partitions N] [--topics PREFIX]\n"
                "                             librdkafka's mock cluster with remit's topics; prints\n"
                "                             its bootstrap address\n"
-               "  bench log|replay [--events N]\n"
+               "  bench log|replay|kafka [--events N]\n"
                "  audit verify --data DIR [--practice ID]\n"
                "  audit export --data DIR --practice ID --format jsonl|csv [--from T] [--to T]\n"
                "  audit balance --data DIR --practice ID --patient ID [--as-of T]\n"
