@@ -191,8 +191,9 @@ bool App::Inspect(const std::string& practice_id,
   return true;
 }
 
-bool App::PracticeExists(const std::string& practice_id) {
-  return Inspect(practice_id, [](const engine::PracticeState&) {});
+bool App::PracticeExists(const std::string& practice_id) const {
+  // From the views, as every read: a read never waits behind the practice's writer.
+  return views_->Get(projections::PracticeKey(practice_id)).has_value();
 }
 
 Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Command& cmd) {

@@ -91,7 +91,7 @@ class App {
                                                               const std::string& patient_id,
                                                               const std::string& actor);
 
-  bool PracticeExists(const std::string& practice_id);
+  bool PracticeExists(const std::string& practice_id) const;
   std::vector<std::string> Practices() const;
 
   // Runs `f` on the practice's decision state under its lock; false if the practice is unknown.
