@@ -410,15 +410,32 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     *route = "/metrics";
     uint64_t end = app_->log().EndOffset();
     uint64_t applied = app_->runner().applied_end();
-    HttpResponse r{200, "text/plain; version=0.0.4",
-                   metrics_.Render({{"remit_events_appended", "Events appended by this process.",
-                                     static_cast<double>(app_->events_appended())},
-                                    {"remit_log_end_offset", "One past the last durable offset.",
-                                     static_cast<double>(end)},
-                                    {"remit_projection_lag_events",
-                                     "Durable events not yet applied to the views.",
-                                     static_cast<double>(end - std::min(end, applied))}}),
-                   {}};
+    std::vector<std::tuple<std::string, std::string, double>> gauges = {
+        {"remit_events_appended", "Events appended by this process.",
+         static_cast<double>(app_->events_appended())},
+        {"remit_log_end_offset", "One past the last durable offset.", static_cast<double>(end)},
+        {"remit_projection_lag_events", "Durable events not yet applied to the views.",
+         static_cast<double>(end - std::min(end, applied))}};
+    if (node_->kafka_log != nullptr) {
+      auto c = node_->kafka_log->counters();
+      gauges.insert(gauges.end(),
+                    {{"remit_kafka_units_taken", "Command units the Kafka mirror took.",
+                      static_cast<double>(c.units)},
+                     {"remit_kafka_duplicate_units", "Units skipped as already held.",
+                      static_cast<double>(c.duplicates)},
+                     {"remit_kafka_fork_units", "Units refused: not on their practice's head.",
+                      static_cast<double>(c.forks)},
+                     {"remit_kafka_incomplete_units", "Partial units dropped.",
+                      static_cast<double>(c.incomplete)},
+                     {"remit_kafka_malformed_messages", "Messages that are not remit records.",
+                      static_cast<double>(c.malformed)}});
+      if (node_->membership) {
+        gauges.emplace_back("remit_kafka_owned_partitions",
+                            "Partitions (practices) this process writes for.",
+                            static_cast<double>(node_->membership->Owned().size()));
+      }
+    }
+    HttpResponse r{200, "text/plain; version=0.0.4", metrics_.Render(gauges), {}};
     return r;
   }
   // POST /internal/v1/practices/{p}/record-access: an access event sent by a peer process to

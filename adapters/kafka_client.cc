@@ -66,7 +66,11 @@ Result<Handle> NewProducer(const std::string& brokers, const std::string& client
                  {"enable.idempotence", "true"},
                  {"acks", "all"},
                  {"linger.ms", "1"},
-                 {"message.timeout.ms", std::to_string(message_timeout_ms)}});
+                 {"message.timeout.ms", std::to_string(message_timeout_ms)},
+                 // A request to a broker that went away is given up (and retried, which the
+                 // idempotent producer makes safe) after seconds, not librdkafka's 30-60 s.
+                 {"request.timeout.ms", "5000"},
+                 {"socket.timeout.ms", "6000"}});
 }
 
 Result<Handle> NewConsumer(const std::string& brokers, const std::string& client_id,
@@ -88,6 +92,7 @@ Result<Handle> NewConsumer(const std::string& brokers, const std::string& client
                    // docs/benchmarks.md), at the cost of more idle fetches.
                    {"fetch.wait.max.ms", "2"},
                    {"fetch.error.backoff.ms", "20"},
+                   {"socket.timeout.ms", "6000"},
                    // A member that stops heartbeating loses its partitions in this long.
                    {"session.timeout.ms", "6000"},
                    {"heartbeat.interval.ms", "500"}});

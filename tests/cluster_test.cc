@@ -1,12 +1,16 @@
 // Several `remit serve` processes on one Kafka cluster (librdkafka's mock, started in this
-// test): patients pay through every process, one process is killed with SIGKILL mid-load, its
-// practices move to the others, and afterwards every acknowledged payment is in the log
-// exactly once, every chain verifies, balances are what the payments left, and every
-// process's views equal a rebuild from its log and each other's.
+// test): patients pay through every process while one process is killed with SIGKILL (its
+// practices move to the others) or the brokers fail (one down and back, produce errors, slow
+// brokers); afterwards every acknowledged payment is in the log exactly once, every chain
+// verifies, balances are what the payments left, and every process's views equal a rebuild
+// from its log and each other's.
 #define BOOST_TEST_MODULE cluster
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
 
 #include <boost/test/unit_test.hpp>
 #include <atomic>
@@ -90,6 +94,7 @@ class Deployment {
     p.pid = fork();
     BOOST_REQUIRE(p.pid >= 0);
     if (p.pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test, even when it crashes
       std::string cmd = "exec " + std::string(REMIT_BINARY) + " serve --data " + p.data +
                         " --listen 127.0.0.1:0 --kafka-brokers " + Cluster().bootstrap_servers() +
                         " --kafka-topics " + prefix_ + " --kafka-group " + prefix_ +
@@ -194,8 +199,9 @@ PracticeSetup Prepare(Deployment& d, const std::string& id, size_t first) {
   return p;
 }
 
-// Runs the whole scenario on `processes` processes and kills the last one mid-load.
-void Scenario(int processes) {
+// Runs the whole scenario on `processes` processes; `mid_load` runs after client 0's sixth
+// payment, with the other clients' payments in flight (it may kill a process).
+void Scenario(int processes, const std::function<void(Deployment&)>& mid_load) {
   Deployment d(processes);
   std::vector<PracticeSetup> practices;
   for (int i = 0; i < 6; ++i) {
@@ -209,13 +215,12 @@ void Scenario(int processes) {
   std::map<std::string, std::set<std::string>> acked;  // practice -> payment ids
   std::map<std::string, int64_t> paid;                 // practice -> cents acknowledged
   std::atomic<int> retries{0};
-  std::atomic<bool> killed{false};
+  std::atomic<bool> faulted{false};
   std::vector<std::string> failures;  // Boost.Test checks stay on the main thread
   auto fail = [&](const std::string& what) {
     std::lock_guard<std::mutex> l(mu);
     failures.push_back(what);
   };
-  const size_t victim = d.size() - 1;
   auto client = [&](int c) {
     for (int k = 0; k < 12; ++k) {
       const auto& p = practices[static_cast<size_t>((c + k) % 6)];
@@ -258,17 +263,18 @@ void Scenario(int processes) {
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
       }
       if (k == 5 && c == 0) {
-        d.Kill(victim);  // mid-load, with payments in flight on the others
-        killed = true;
+        mid_load(d);
+        faulted = true;
       }
     }
   };
   std::vector<std::thread> clients;
   for (int c = 0; c < 4; ++c) clients.emplace_back(client, c);
   for (auto& t : clients) t.join();
+  BOOST_TEST_MESSAGE("payments done at " << FormatTime(NowMicros(), true));
   for (const auto& f : failures) BOOST_ERROR(f);
   BOOST_REQUIRE(failures.empty());
-  BOOST_REQUIRE(killed.load());
+  BOOST_REQUIRE(faulted.load());  // the fault happened mid-load
   size_t total = 0;
   for (const auto& [id, ids] : acked) total += ids.size();
   BOOST_TEST_MESSAGE(processes << " processes: " << total << " payments acknowledged, " << retries.load()
@@ -280,6 +286,21 @@ void Scenario(int processes) {
   for (size_t i = 0; i < d.size(); ++i) {
     if (d.alive(i)) survivors.push_back(i);
   }
+  // The survivors write for every partition between them (a dead process's have moved).
+  int owned = 0;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       owned != 12 && std::chrono::steady_clock::now() < until;) {
+    owned = 0;
+    for (size_t i : survivors) {
+      auto m = HttpCall("127.0.0.1", d.proc(i).port, "GET", "/metrics");
+      if (!m.ok()) continue;
+      auto at = m->body.find("\nremit_kafka_owned_partitions ");
+      if (at != std::string::npos) owned += std::atoi(m->body.c_str() + at + 30);
+    }
+    if (owned != 12) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  BOOST_TEST(owned == 12);
+  BOOST_TEST_MESSAGE("partitions owned at " << FormatTime(NowMicros(), true));
   for (const auto& p : practices) {
     for (size_t i : survivors) {
       // A write through each survivor: its answer comes once that survivor's views hold it.
@@ -288,6 +309,7 @@ void Scenario(int processes) {
       BOOST_REQUIRE_EQUAL(r.status, 200);
     }
   }
+  BOOST_TEST_MESSAGE("survivors caught up at " << FormatTime(NowMicros(), true));
   for (const auto& p : practices) {
     std::optional<json> first_balance;
     for (size_t i : survivors) {
@@ -336,6 +358,23 @@ void Scenario(int processes) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(two_processes_one_killed_mid_load) { Scenario(2); }
+BOOST_AUTO_TEST_CASE(two_processes_one_killed_mid_load) {
+  Scenario(2, [](Deployment& d) { d.Kill(1); });
+}
 
-BOOST_AUTO_TEST_CASE(three_processes_one_killed_mid_load) { Scenario(3); }
+BOOST_AUTO_TEST_CASE(three_processes_one_killed_mid_load) {
+  Scenario(3, [](Deployment& d) { d.Kill(2); });
+}
+
+BOOST_AUTO_TEST_CASE(three_processes_through_broker_faults) {
+  Scenario(3, [](Deployment&) {
+    // A broker down and back, produce errors, then slow brokers, all mid-load.
+    BOOST_REQUIRE(Cluster().SetBrokerDown(1).ok());
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    BOOST_REQUIRE(Cluster().SetBrokerUp(1).ok());
+    Cluster().PushProduceErrors(10, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+    BOOST_REQUIRE(Cluster().SetBrokerRtt(-1, 100).ok());
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    BOOST_REQUIRE(Cluster().SetBrokerRtt(-1, 0).ok());
+  });
+}
