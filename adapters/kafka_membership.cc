@@ -16,9 +16,9 @@ struct KafkaMembership::Impl {
 
 namespace {
 
-void Rebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                void* opaque) {
-  static_cast<KafkaMembership*>(opaque)->OnRebalanceThunk(static_cast<int>(err), parts);
+  static_cast<KafkaMembership*>(opaque)->OnRebalanceThunk(rk, static_cast<int>(err), parts);
 }
 
 void OnAnnounced(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
@@ -73,9 +73,10 @@ KafkaMembership::~KafkaMembership() {
   impl_.reset();  // the group consumer leaves the group as it closes
 }
 
-void KafkaMembership::OnRebalanceThunk(int err, void* list) {
+void KafkaMembership::OnRebalanceThunk(void* handle, int err, void* list) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(list);
-  rd_kafka_t* rk = impl_->group.get();
+  // The handle librdkafka passes: while the consumer closes, impl_ is already going away.
+  auto* rk = static_cast<rd_kafka_t*>(handle);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     rd_kafka_assign(rk, parts);
     // The group only decides ownership; the log's mirror reads the messages.

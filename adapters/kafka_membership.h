@@ -53,8 +53,9 @@ class KafkaMembership {
   std::vector<int32_t> Owned() const;
   std::string url() const { return options_.url(); }
 
-  // librdkafka's rebalance callback (through a free function); not for callers.
-  void OnRebalanceThunk(int err, void* partitions);
+  // librdkafka's rebalance callback (through a free function), also called while the group
+  // consumer closes; not for callers.
+  void OnRebalanceThunk(void* rk, int err, void* partitions);
 
  private:
   struct Impl;

@@ -117,6 +117,15 @@ class Deployment {
     procs_.push_back(p);
   }
 
+  // SIGTERM; the exit status (0 after a clean stop).
+  int Stop(size_t i) {
+    kill(procs_[i].pid, SIGTERM);
+    int status = 0;
+    waitpid(procs_[i].pid, &status, 0);
+    procs_[i].alive = false;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
   void Kill(size_t i) {
     kill(procs_[i].pid, SIGKILL);
     waitpid(procs_[i].pid, nullptr, 0);
@@ -354,6 +363,8 @@ void Scenario(int processes, const std::function<void(Deployment&)>& mid_load) {
   std::string cmd = std::string(REMIT_BINARY) + " replay --compare " + d.proc(survivors[0]).data + " " +
                     d.proc(survivors.back()).data + " > " + rebuilt.path() + "/cross.cmp 2>&1";
   BOOST_TEST(std::system(cmd.c_str()) == 0, ReadAll(rebuilt.path() + "/cross.cmp"));
+  // A process leaves the group cleanly when asked to stop.
+  BOOST_TEST(d.Stop(survivors[0]) == 0);
 }
 
 }  // namespace
