@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "adapters/audit.h"
 #include "adapters/rocks_event_log.h"
 #include "events/event.h"
 #include "projections/projections.h"
@@ -134,25 +135,21 @@ Status App::RebuildState() {
 }
 
 Status App::CatchUpSlot(const std::string& practice_id, Slot* slot) {
-  std::vector<LogEntry> entries;
-  for (;;) {
-    Status s = log_->ReadKey(practice_id, slot->next, ProjectionRunner::kBatchEventsMax, &entries);
-    if (!s.ok()) return s;
-    if (entries.empty()) return Status::OK();
-    for (const auto& e : entries) {
-      auto ev = DecodeRecord(e.record);
-      if (!ev.ok()) {
-        return Status::Corruption("offset " + std::to_string(e.offset) + ": " +
-                                  ev.status().message());
-      }
-      if (ev->prev_hash != slot->state.head_hash) {
-        return Status::Corruption("offset " + std::to_string(e.offset) + ": practice " +
-                                  practice_id + " does not continue its chain");
-      }
-      engine::Evolve(&slot->state, *ev);
-      slot->next = e.offset + 1;
-    }
-  }
+  Status broken;
+  Status s = ForEachEvent(
+      *log_, practice_id,
+      [&](uint64_t offset, const Event& ev) {
+        if (ev.prev_hash != slot->state.head_hash) {
+          broken = Status::Corruption("offset " + std::to_string(offset) + ": practice " +
+                                      practice_id + " does not continue its chain");
+          return false;
+        }
+        engine::Evolve(&slot->state, ev);
+        slot->next = offset + 1;
+        return true;
+      },
+      slot->next);
+  return s.ok() ? broken : s;
 }
 
 App::Slot* App::GetSlot(const std::string& practice_id, bool create) {

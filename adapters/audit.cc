@@ -43,9 +43,9 @@ ChainReport VerifyChains(EventLog& log, const std::string& practice) {
 }
 
 Status ForEachEvent(EventLog& log, const std::string& practice,
-                    const std::function<bool(uint64_t, const Event&)>& fn) {
+                    const std::function<bool(uint64_t, const Event&)>& fn, uint64_t from) {
   std::vector<LogEntry> entries;
-  for (uint64_t from = 0;;) {
+  for (;;) {
     Status s = log.ReadKey(practice, from, 1024, &entries);
     if (!s.ok()) return s;
     if (entries.empty()) return Status::OK();

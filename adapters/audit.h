@@ -25,9 +25,10 @@ struct ChainReport {
 // record anywhere is still a failure (the record's practice cannot be known).
 ChainReport VerifyChains(EventLog& log, const std::string& practice = {});
 
-// Calls `fn(offset, event)` for every event of `practice` in order, stopping when it returns
-// false. Corruption ends the walk with that status.
+// Calls `fn(offset, event)` for every event of `practice` at offsets >= `from`, in order,
+// stopping when it returns false. Corruption ends the walk with that status.
 Status ForEachEvent(EventLog& log, const std::string& practice,
-                    const std::function<bool(uint64_t, const Event&)>& fn);
+                    const std::function<bool(uint64_t, const Event&)>& fn,
+                    uint64_t from = 0);
 
 }  // namespace remit

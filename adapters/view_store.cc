@@ -165,25 +165,16 @@ Status ViewStore::Ingest(const std::vector<const Txn::Overlay::value_type*>& sor
   return Status::OK();
 }
 
-std::string ViewStore::Diff(const ViewStore& other, std::string_view only_prefix,
-                            std::string_view skip_prefix) const {
+std::string ViewStore::Diff(const ViewStore& other, std::string_view only_prefix) const {
   std::unique_ptr<rocksdb::Iterator> a(db_->NewIterator(rocksdb::ReadOptions()));
   std::unique_ptr<rocksdb::Iterator> b(other.db_->NewIterator(rocksdb::ReadOptions()));
   // An owned copy: an empty string_view may have no data pointer, which Slice must not get.
   const std::string only_copy(only_prefix);
   rocksdb::Slice only(only_copy);
-  auto skip = [&](rocksdb::Iterator* it) {
-    while (it->Valid() && !skip_prefix.empty() && it->key().starts_with(
-               rocksdb::Slice(skip_prefix.data(), skip_prefix.size()))) {
-      it->Next();
-    }
-  };
   auto in_range = [&](rocksdb::Iterator* it) { return it->Valid() && it->key().starts_with(only); };
   a->Seek(only);
   b->Seek(only);
   for (;;) {
-    skip(a.get());
-    skip(b.get());
     if (!in_range(a.get()) && !in_range(b.get())) return {};
     if (!in_range(a.get())) return "only in second: " + b->key().ToString();
     if (!in_range(b.get())) return "only in first: " + a->key().ToString();

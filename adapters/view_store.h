@@ -3,7 +3,6 @@
 // Durability: writes are not synced; each write carries the projections' checkpoints with their
 // data, so after a crash the views are a consistent prefix of the log and the runner resumes
 // from the checkpoints. Views can always be rebuilt from the log.
-// Also holds, under "idem/", the idempotency records of the HTTP layer (not a projection).
 // Thread safety: all methods are thread-safe; one writer (the projection runner) at a time.
 #pragma once
 
@@ -78,10 +77,9 @@ class ViewStore {
     Overlay::value_type* last_ = nullptr;
   };
 
-  // Compares the keys under `only_prefix` (all when empty), except those under `skip_prefix`,
-  // and their values with `other`; empty when equal, else the first difference.
-  std::string Diff(const ViewStore& other, std::string_view only_prefix = {},
-                   std::string_view skip_prefix = "idem/") const;
+  // Compares the keys under `only_prefix` (all when empty) and their values with `other`;
+  // empty when equal, else the first difference.
+  std::string Diff(const ViewStore& other, std::string_view only_prefix = {}) const;
 
  private:
   ViewStore(std::unique_ptr<rocksdb::DB> db, std::string dir, bool bulk_load);

@@ -348,6 +348,20 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_read_their_writes) {
   BOOST_TEST(stale.load() == 0);
 }
 
+BOOST_AUTO_TEST_CASE(internal_record_access_takes_only_the_operator_token) {
+  // Between processes of a Kafka cluster (docs/kafka.md); on one machine it answers the same.
+  const std::string internal = "/internal/v1/practices/acme-dental/record-access";
+  json body = {{"actor", "staff:tok_x"}, {"resource", "balance"}, {"patient_id", "P1"}};
+  auto end = LogEnd();
+  ExpectProblem(s.Call("POST", internal, admin, body), 401, "unauthorized");
+  ExpectProblem(s.Call("POST", internal, "", body), 401, "unauthorized");
+  ExpectProblem(s.Call("GET", internal, op), 405, "method_not_allowed");
+  BOOST_TEST(LogEnd() == end);
+  auto r = s.Call("POST", internal, op, body);
+  BOOST_TEST(r.status == 204);
+  BOOST_TEST(LogEnd() == end + 1);  // one record_accessed event
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(state_survives_restart) {
