@@ -364,8 +364,10 @@ HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
     }
   } release{this, store_key};
 
-  if (auto stored = node_->idempotency->Get(store_key)) {
-    json s = json::parse(*stored);
+  auto stored = node_->idempotency->Get(store_key);
+  if (!stored.ok()) return Problem(503, "unavailable", stored.status().ToString());
+  if (stored->has_value()) {
+    json s = json::parse(**stored);
     if (s.value("fingerprint", "") != fingerprint) {
       return Problem(409, "idempotency_conflict",
                      "this Idempotency-Key was used with a different request");

@@ -101,6 +101,20 @@ Result<Handle> NewConsumer(const std::string& brokers, const std::string& client
   return h;
 }
 
+Result<int64_t> EndOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                          int timeout_ms) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  // A ListOffsets request for the latest offset: the timestamp RD_KAFKA_OFFSET_END.
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = RD_KAFKA_OFFSET_END;
+  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list, timeout_ms);
+  int64_t end = list->elems[0].offset;
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = list->elems[0].err;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(Error("Kafka end offset", err));
+  if (end < 0) return Status::IOError("Kafka end offset of " + topic + " not known");
+  return end;
+}
+
 Result<int32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
   rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

@@ -33,6 +33,11 @@ Result<Handle> NewConsumer(const std::string& brokers, const std::string& client
 // The topic's partition count; waits up to `timeout_ms` for it to appear. The error names how
 // to create it.
 Result<int32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
+// The partition's end offset (its high watermark), asked of its leader. Not through
+// rd_kafka_query_watermark_offsets: in librdkafka before 2.3 it ignores its timeout and waits
+// for as long as the leader is away (librdkafka#2588, fixed by #4460).
+Result<int64_t> EndOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                          int timeout_ms);
 // Assigns partitions [0, offsets.size()) of `topic`, each from its offset.
 Status Assign(rd_kafka_t* consumer, const std::string& topic, const std::vector<int64_t>& offsets);
 // The header's last value, or empty.

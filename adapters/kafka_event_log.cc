@@ -466,12 +466,8 @@ bool KafkaEventLog::WaitPosition(int32_t partition, int64_t offset,
 }
 
 Result<int64_t> KafkaEventLog::HighWatermark(int32_t partition, std::chrono::milliseconds timeout) {
-  int64_t low = 0, high = 0;
-  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-      impl_->producer.get(), options_.topic.c_str(), partition, &low, &high,
-      static_cast<int>(timeout.count()));
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(Error("Kafka watermarks", e));
-  return high;
+  return kafka::EndOffset(impl_->producer.get(), options_.topic, partition,
+                         static_cast<int>(timeout.count()));
 }
 
 Status KafkaEventLog::CatchUp(std::chrono::milliseconds timeout, int32_t only_partition) {

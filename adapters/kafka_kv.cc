@@ -134,21 +134,27 @@ Status KafkaKv::Put(const std::string& key, const std::string& value) {
   return Status::OK();
 }
 
-std::optional<std::string> KafkaKv::Get(const std::string& key) const {
-  std::string v;
-  if (db_->Get(rocksdb::ReadOptions(), key, &v).ok()) return v;
-  if (!fresh_misses_) return std::nullopt;
-  if (!const_cast<KafkaKv*>(this)->CatchUp(std::chrono::seconds(5)).ok()) return std::nullopt;
-  if (!db_->Get(rocksdb::ReadOptions(), key, &v).ok()) return std::nullopt;
-  return v;
+Result<KvStore::Value> KafkaKv::Get(const std::string& key) const {
+  auto local = [&]() -> Result<Value> {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &v);
+    if (s.IsNotFound()) return Value();
+    if (!s.ok()) return Status::IOError(s.ToString());
+    return Value(std::move(v));
+  };
+  Result<Value> v = local();
+  if (!v.ok() || v->has_value() || !fresh_misses_) return v;
+  // A miss may be a value another process wrote a moment ago: it counts only once the mirror
+  // holds everything the topic holds. If the topic cannot be reached, nobody can say.
+  Status s = const_cast<KafkaKv*>(this)->CatchUp(std::chrono::seconds(5));
+  if (!s.ok()) return Status::TimedOut("cannot tell whether " + topic_ + " holds " + key + ": " + s.ToString());
+  return local();
 }
 
 Status KafkaKv::CatchUp(std::chrono::milliseconds timeout) {
-  int64_t low = 0, high = 0;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      impl_->producer.get(), topic_.c_str(), 0, &low, &high, static_cast<int>(timeout.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(kafka::Error("Kafka watermarks", err));
-  if (!WaitPosition(high, timeout)) return Status::TimedOut("the Kafka store " + topic_ + " is behind");
+  auto high = kafka::EndOffset(impl_->producer.get(), topic_, 0, static_cast<int>(timeout.count()));
+  if (!high.ok()) return high.status();
+  if (!WaitPosition(*high, timeout)) return Status::TimedOut("the Kafka store " + topic_ + " is behind");
   return Status::OK();
 }
 

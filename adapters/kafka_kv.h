@@ -31,7 +31,8 @@ class KafkaKv final : public KvStore {
   ~KafkaKv() override;
 
   Status Put(const std::string& key, const std::string& value) override;
-  std::optional<std::string> Get(const std::string& key) const override;
+  // With fresh misses, a miss that cannot be confirmed against the topic is an error.
+  Result<Value> Get(const std::string& key) const override;
   // Waits until the mirror holds everything the topic held when called.
   Status CatchUp(std::chrono::milliseconds timeout);
 

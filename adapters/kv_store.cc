@@ -18,10 +18,12 @@ class RocksKv final : public KvStore {
     return s.ok() ? Status::OK() : Status::IOError(s.ToString());
   }
 
-  std::optional<std::string> Get(const std::string& key) const override {
+  Result<Value> Get(const std::string& key) const override {
     std::string v;
-    if (!db_->Get(rocksdb::ReadOptions(), key, &v).ok()) return std::nullopt;
-    return v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &v);
+    if (s.IsNotFound()) return Value();
+    if (!s.ok()) return Status::IOError(s.ToString());
+    return Value(std::move(v));
   }
 
  private:

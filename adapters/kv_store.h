@@ -18,7 +18,10 @@ class KvStore {
   virtual ~KvStore() = default;
   // Returns once the value is durable.
   virtual Status Put(const std::string& key, const std::string& value) = 0;
-  virtual std::optional<std::string> Get(const std::string& key) const = 0;
+  // The value, or an empty optional when the key has none; an error when the store cannot
+  // tell (a Kafka store that cannot reach its topic): a miss is never guessed.
+  using Value = std::optional<std::string>;
+  virtual Result<Value> Get(const std::string& key) const = 0;
 };
 
 // The embedded store in `dir`.

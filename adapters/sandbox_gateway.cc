@@ -98,8 +98,9 @@ Result<SandboxGateway::Tokenized> SandboxGateway::Tokenize(const std::string& nu
 
 Result<CardInfo> SandboxGateway::Describe(const std::string& token) {
   auto v = kv_->Get("token/" + token);
-  if (!v) return Status::NotFound("unknown card token");
-  json j = json::parse(*v);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return Status::NotFound("unknown card token");
+  json j = json::parse(**v);
   return CardInfo{j["brand"], j["last4"], j["exp_month"], j["exp_year"]};
 }
 
@@ -108,16 +109,19 @@ Result<ChargeResult> SandboxGateway::Charge(const std::string& token, Cents amou
   std::lock_guard<std::mutex> l(mu_);
   std::string charge_key = "charge/" + key;
   json state = json::object();
-  if (auto v = kv_->Get(charge_key)) {
-    state = json::parse(*v);
+  auto v = kv_->Get(charge_key);
+  if (!v.ok()) return v.status();  // never charge again on a guess that the key is new
+  if (v->has_value()) {
+    state = json::parse(**v);
     if (state.contains("result")) {
       const json& r = state["result"];
       return ChargeResult{r["succeeded"], r["processor_ref"], r["decline_reason"]};
     }
   }
   auto tv = kv_->Get("token/" + token);
-  if (!tv) return ChargeResult{false, "", "invalid_token"};
-  std::string behaviour = json::parse(*tv).value("behaviour", "succeed");
+  if (!tv.ok()) return tv.status();
+  if (!tv->has_value()) return ChargeResult{false, "", "invalid_token"};
+  std::string behaviour = json::parse(**tv).value("behaviour", "succeed");
   if (behaviour == "timeout_once" && !state.value("timed_out", false)) {
     state["timed_out"] = true;
     Status s = kv_->Put(charge_key, state.dump());

@@ -95,8 +95,9 @@ Status SecretsStore::Put(const std::string& name, const std::string& secret) {
 
 Result<std::string> SecretsStore::Get(const std::string& name) const {
   auto stored = kv_->Get(name);
-  if (!stored) return Status::NotFound("no secret " + name);
-  const std::string& box = *stored;
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return Status::NotFound("no secret " + name);
+  const std::string& box = **stored;
   if (box.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
     return Status::Corruption("secret " + name + " is truncated");
   }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "adapters/kafka_event_log.h"
+#include "adapters/kafka_kv.h"
 #include "adapters/kafka_mock.h"
 #include "adapters/projection_runner.h"
 #include "events/event.h"
@@ -274,4 +275,37 @@ BOOST_AUTO_TEST_CASE(slow_brokers_slow_appends_down_but_lose_nothing) {
     BOOST_REQUIRE(Cluster().SetBrokerRtt(-1, 0).ok());
   }, &acked);
   BOOST_TEST(acked > 0u);
+}
+
+// The stores beside the log (card tokens, secrets): a value written through one process is
+// found through another, and a miss that cannot be checked against the topic is an error, never
+// "not there" (a payment would be refused, or a processor charge repeated, on a guess).
+BOOST_AUTO_TEST_CASE(a_kv_store_miss_is_never_guessed_while_the_brokers_are_away) {
+  std::string topic = NewTopic(1);
+  TempDir a_dir, b_dir;
+  auto a = KafkaKv::Open(Cluster().bootstrap_servers(), topic, a_dir.path(), "kv-a", true);
+  auto b = KafkaKv::Open(Cluster().bootstrap_servers(), topic, b_dir.path(), "kv-b", true);
+  BOOST_REQUIRE_MESSAGE(a.ok(), a.status().ToString());
+  BOOST_REQUIRE_MESSAGE(b.ok(), b.status().ToString());
+  BOOST_REQUIRE((*a)->Put("token/t1", "card one").ok());
+  auto found = (*b)->Get("token/t1");  // written a moment ago elsewhere: found, not missed
+  BOOST_REQUIRE(found.ok());
+  BOOST_TEST(found->value_or("") == "card one");
+  auto absent = (*b)->Get("token/none");
+  BOOST_REQUIRE(absent.ok());
+  BOOST_TEST(!absent->has_value());
+
+  for (int broker = 1; broker <= 3; ++broker) BOOST_REQUIRE(Cluster().SetBrokerDown(broker).ok());
+  auto unknown = (*b)->Get("token/t2");
+  auto held = (*b)->Get("token/t1");  // what the mirror holds is still served
+  for (int broker = 1; broker <= 3; ++broker) BOOST_REQUIRE(Cluster().SetBrokerUp(broker).ok());
+  BOOST_TEST(!unknown.ok());
+  BOOST_TEST((unknown.status().code() == Status::Code::kTimedOut));
+  BOOST_REQUIRE(held.ok());
+  BOOST_TEST(held->value_or("") == "card one");
+
+  BOOST_REQUIRE((*a)->Put("token/t2", "card two").ok());
+  auto later = (*b)->Get("token/t2");
+  BOOST_REQUIRE_MESSAGE(later.ok(), later.status().ToString());
+  BOOST_TEST(later->value_or("") == "card two");
 }
