@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <vector>
 
 namespace remit {
@@ -117,12 +118,10 @@ void ViewStore::Txn::Delete(std::string_view key) {
 }
 
 Status ViewStore::Txn::Commit() {
-  // Sorted keys insert into the memtable's skip list far faster than random ones.
-  std::vector<decltype(overlay_)::const_pointer> sorted;
-  sorted.reserve(overlay_.size());
-  for (const auto& kv : overlay_) sorted.push_back(&kv);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  Status s = store_->bulk_load_ ? store_->Ingest(sorted) : store_->Write(sorted);
+  std::vector<decltype(overlay_)::const_pointer> entries;
+  entries.reserve(overlay_.size());
+  for (const auto& kv : overlay_) entries.push_back(&kv);
+  Status s = store_->bulk_load_ ? store_->Ingest(&entries) : store_->Write(&entries);
   if (!s.ok()) return s;
   overlay_.clear();
   last_ = nullptr;
@@ -130,9 +129,33 @@ Status ViewStore::Txn::Commit() {
   return Status::OK();
 }
 
-Status ViewStore::Write(const std::vector<const Txn::Overlay::value_type*>& sorted) {
+namespace {
+
+bool KeyLess(const ViewStore::Txn::Overlay::value_type* a,
+             const ViewStore::Txn::Overlay::value_type* b) {
+  return a->first < b->first;
+}
+
+// Writes sorted entries [begin, end) as one table file at `path`.
+rocksdb::Status WriteTable(const std::string& path,
+                           const ViewStore::Txn::Overlay::value_type* const* begin,
+                           const ViewStore::Txn::Overlay::value_type* const* end) {
+  rocksdb::SstFileWriter writer{rocksdb::EnvOptions(), rocksdb::Options()};
+  rocksdb::Status s = writer.Open(path);
+  for (auto* it = begin; s.ok() && it != end; ++it) {
+    const auto* kv = *it;
+    s = kv->second ? writer.Put(kv->first, *kv->second) : writer.Delete(kv->first);
+  }
+  return s.ok() ? writer.Finish() : s;
+}
+
+}  // namespace
+
+Status ViewStore::Write(std::vector<const Txn::Overlay::value_type*>* entries) {
+  // Sorted keys insert into the memtable's skip list far faster than random ones.
+  std::sort(entries->begin(), entries->end(), KeyLess);
   rocksdb::WriteBatch batch;
-  for (const auto* kv : sorted) {
+  for (const auto* kv : *entries) {
     rocksdb::Status s = kv->second ? batch.Put(kv->first, *kv->second) : batch.Delete(kv->first);
     if (!s.ok()) return Status::IOError(s.ToString());
   }
@@ -140,26 +163,37 @@ Status ViewStore::Write(const std::vector<const Txn::Overlay::value_type*>& sort
   return s.ok() ? Status::OK() : Status::IOError(s.ToString());
 }
 
-Status ViewStore::Ingest(const std::vector<const Txn::Overlay::value_type*>& sorted) {
-  // A rebuild writes its keys as one sorted table file and hands the file to RocksDB: no WAL,
-  // no memtable, no flush. Ingestion is atomic: the views hold the whole file or none of it.
-  if (sorted.empty()) return Status::OK();
-  std::string path = dir_ + "/ingest-" + std::to_string(ingested_++) + ".sst";
-  rocksdb::SstFileWriter writer{rocksdb::EnvOptions(), rocksdb::Options()};
-  rocksdb::Status s = writer.Open(path);
-  for (size_t i = 0; s.ok() && i < sorted.size(); ++i) {
-    const auto* kv = sorted[i];
-    s = kv->second ? writer.Put(kv->first, *kv->second) : writer.Delete(kv->first);
-  }
-  if (s.ok()) s = writer.Finish();
+Status ViewStore::Ingest(std::vector<const Txn::Overlay::value_type*>* entries) {
+  // A rebuild writes its keys as sorted table files and hands them to RocksDB: no WAL, no
+  // memtable, no flush. The keys are split at the median, and each half is sorted and written
+  // on its own thread (the last write of a rebuild has nothing else to overlap with).
+  // Ingestion is atomic: the views hold every file of the call or none of them.
+  if (entries->empty()) return Status::OK();
+  auto* first = entries->data();
+  auto* last = first + entries->size();
+  auto* mid = first + entries->size() / 2;
+  std::nth_element(first, mid, last, KeyLess);
+  std::vector<std::string> paths;
+  for (int i = 0; i < 2; ++i) paths.push_back(dir_ + "/ingest-" + std::to_string(ingested_++) + ".sst");
+  auto upper = std::async(std::launch::async, [&] {
+    std::sort(mid, last, KeyLess);
+    return WriteTable(paths[1], mid, last);
+  });
+  std::sort(first, mid, KeyLess);
+  rocksdb::Status s = mid == first ? rocksdb::Status::OK() : WriteTable(paths[0], first, mid);
+  rocksdb::Status su = upper.get();
+  if (s.ok()) s = su;
+  if (mid == first) paths.erase(paths.begin());
   if (s.ok()) {
     rocksdb::IngestExternalFileOptions io;
     io.move_files = true;
-    s = db_->IngestExternalFile({path}, io);
+    s = db_->IngestExternalFile(paths, io);
   }
   if (!s.ok()) {
-    std::error_code ignored;
-    std::filesystem::remove(path, ignored);
+    for (const auto& path : paths) {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+    }
     return Status::IOError("ingest views: " + s.ToString());
   }
   return Status::OK();

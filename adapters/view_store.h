@@ -83,9 +83,9 @@ class ViewStore {
 
  private:
   ViewStore(std::unique_ptr<rocksdb::DB> db, std::string dir, bool bulk_load);
-  // Writes a transaction's sorted entries: one WriteBatch, or (bulk load) one ingested file.
-  Status Write(const std::vector<const Txn::Overlay::value_type*>& sorted);
-  Status Ingest(const std::vector<const Txn::Overlay::value_type*>& sorted);
+  // Writes a transaction's entries (sorted here): one WriteBatch, or (bulk load) ingested files.
+  Status Write(std::vector<const Txn::Overlay::value_type*>* entries);
+  Status Ingest(std::vector<const Txn::Overlay::value_type*>* entries);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;

@@ -176,12 +176,14 @@ namespace {
 }
 
 // Re-executes this test binary as the crash child (fork alone would inherit RocksDB's
-// background threads in a broken state).
+// background threads in a broken state). A global fixture, not a static object: it must run
+// after every static initializer, RocksDB's (linked statically) among them.
 struct CrashChildHook {
   CrashChildHook() {
     if (const char* dir = std::getenv("REMIT_LOG_CRASH_CHILD")) CrashChild(dir);
   }
-} crash_child_hook;
+};
+BOOST_TEST_GLOBAL_FIXTURE(CrashChildHook);
 
 }  // namespace
 
