@@ -1,6 +1,7 @@
 #include "projections/projections.h"
 
 #include "events/overloaded.h"
+#include "projections/json_object.h"
 
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -38,13 +39,15 @@ class PracticesProjection final : public Projection {
     const std::string& pid = e.practice_id;
     std::visit(Overloaded{
                    [&](const PracticeRegistered& p) {
-                     json j = {{"practice_id", pid},
-                               {"name", p.name},
-                               {"currency", p.currency},
-                               {"portal_payments_enabled", false},
-                               {"auto_post_to_ledger", false},
-                               {"created_at_us", e.occurred_at_us}};
-                     txn.Put(PracticeKey(pid), j.dump());
+                     std::string j = JsonObject()
+                                         .Str("practice_id", pid)
+                                         .Str("name", p.name)
+                                         .Str("currency", p.currency)
+                                         .Bool("portal_payments_enabled", false)
+                                         .Bool("auto_post_to_ledger", false)
+                                         .Int("created_at_us", e.occurred_at_us)
+                                         .Dump();
+                     txn.Put(PracticeKey(pid), j);
                    },
                    [&](const SettingsChanged& p) {
                      json j = Load(txn, PracticeKey(pid));
@@ -54,10 +57,14 @@ class PracticesProjection final : public Projection {
                    },
                    [&](const StaffTokenIssued& p) {
                      std::string sha = Hex(p.token_sha256);
-                     json j = {{"practice_id", pid}, {"token_id", p.token_id},
-                               {"role", p.role},     {"label", p.label},
-                               {"revoked", false}};
-                     txn.Put(TokenKey(sha), j.dump());
+                     std::string j = JsonObject()
+                                         .Str("practice_id", pid)
+                                         .Str("token_id", p.token_id)
+                                         .Str("role", p.role)
+                                         .Str("label", p.label)
+                                         .Bool("revoked", false)
+                                         .Dump();
+                     txn.Put(TokenKey(sha), j);
                      txn.Put(TokenIdKey(pid, p.token_id), sha);
                    },
                    [&](const StaffTokenRevoked& p) {
@@ -88,11 +95,15 @@ class AccountsProjection final : public Projection {
                 txn.Delete(DependentPrefix(pid, old["guarantor_id"].get<std::string>()) +
                            p.patient_id);
               }
-              json j = {{"patient_id", p.patient_id},   {"first_name", p.first_name},
-                        {"last_name", p.last_name},     {"phone", p.phone},
-                        {"email", p.email},             {"date_of_birth", p.date_of_birth},
-                        {"guarantor_id", p.guarantor_id}};
-              txn.Put(key, j.dump());
+              txn.Put(key, JsonObject()
+                               .Str("patient_id", p.patient_id)
+                               .Str("first_name", p.first_name)
+                               .Str("last_name", p.last_name)
+                               .Str("phone", p.phone)
+                               .Str("email", p.email)
+                               .Str("date_of_birth", p.date_of_birth)
+                               .Str("guarantor_id", p.guarantor_id)
+                               .Dump());
               if (!p.guarantor_id.empty()) {
                 txn.Put(DependentPrefix(pid, p.guarantor_id) + p.patient_id, "");
               }
@@ -103,8 +114,8 @@ class AccountsProjection final : public Projection {
               AddCents(txn, BalanceKey(pid, p.patient_id), p.amount_cents);
             },
             [&](const PortalInviteIssued& p) {
-              json j = {{"patient_id", p.patient_id}, {"expires_at_us", p.expires_at_us}};
-              txn.Put(Join({"accounts/v", pid, p.invite_id}), j.dump());
+              txn.Put(Join({"accounts/v", pid, p.invite_id}),
+                      JsonObject().Str("patient_id", p.patient_id).Int("expires_at_us", p.expires_at_us).Dump());
             },
             [&](const PaymentPosted& p) {
               for (const auto& a : p.allocations) {
@@ -133,13 +144,20 @@ class PaymentsProjection final : public Projection {
             [&](const PaymentSubmitted& p) {
               json patient = Load(txn, PatientKey(pid, p.patient_id));
               std::string name = patient.value("first_name", "") + " " + patient.value("last_name", "");
-              json j = {{"payment_id", p.payment_id},     {"patient_id", p.patient_id},
-                        {"guarantor_id", p.guarantor_id}, {"patient_name", name},
-                        {"amount_cents", p.amount_cents}, {"status", "submitted"},
-                        {"ledger_status", nullptr},       {"card_brand", p.card_brand},
-                        {"card_last4", p.card_last4},     {"submitted_at_us", e.occurred_at_us},
-                        {"posted_at_us", nullptr},        {"decline_reason", nullptr}};
-              txn.Put(PaymentKey(pid, p.payment_id), j.dump());
+              txn.Put(PaymentKey(pid, p.payment_id), JsonObject()
+                                                         .Str("payment_id", p.payment_id)
+                                                         .Str("patient_id", p.patient_id)
+                                                         .Str("guarantor_id", p.guarantor_id)
+                                                         .Str("patient_name", name)
+                                                         .Int("amount_cents", p.amount_cents)
+                                                         .Str("status", "submitted")
+                                                         .Null("ledger_status")
+                                                         .Str("card_brand", p.card_brand)
+                                                         .Str("card_last4", p.card_last4)
+                                                         .Int("submitted_at_us", e.occurred_at_us)
+                                                         .Null("posted_at_us")
+                                                         .Null("decline_reason")
+                                                         .Dump());
             },
             [&](const PaymentSucceeded& p) {
               json j = Load(txn, PaymentKey(pid, p.payment_id));
@@ -185,16 +203,23 @@ class PaymentsProjection final : public Projection {
               txn.Put(*key, n.dump());
             },
             [&](const CardSaved& p) {
-              json c = {{"card_id", p.card_id}, {"brand", p.brand}, {"last4", p.last4},
-                        {"exp_month", p.exp_month}, {"exp_year", p.exp_year}};
-              txn.Put(CardPrefix(pid, p.patient_id) + p.card_id, c.dump());
+              txn.Put(CardPrefix(pid, p.patient_id) + p.card_id, JsonObject()
+                                                                     .Str("card_id", p.card_id)
+                                                                     .Str("brand", p.brand)
+                                                                     .Str("last4", p.last4)
+                                                                     .Int("exp_month", p.exp_month)
+                                                                     .Int("exp_year", p.exp_year)
+                                                                     .Dump());
             },
             [&](const CardRemoved& p) { txn.Delete(CardPrefix(pid, p.patient_id) + p.card_id); },
             [&](const SessionStarted& p) {
-              json j = {{"practice_id", pid}, {"patient_id", p.patient_id},
-                        {"started_at_us", e.occurred_at_us}, {"expires_at_us", p.expires_at_us},
-                        {"ended", false}};
-              txn.Put(SessionKey(p.session_id), j.dump());
+              txn.Put(SessionKey(p.session_id), JsonObject()
+                                                    .Str("practice_id", pid)
+                                                    .Str("patient_id", p.patient_id)
+                                                    .Int("started_at_us", e.occurred_at_us)
+                                                    .Int("expires_at_us", p.expires_at_us)
+                                                    .Bool("ended", false)
+                                                    .Dump());
             },
             [&](const SessionEnded& p) {
               json j = Load(txn, SessionKey(p.session_id));
