@@ -10,31 +10,6 @@
 
 namespace remit {
 
-Hash256 Sha256(std::string_view a, std::string_view b) {
-  // The digest is fetched once and each thread keeps its context: OpenSSL 3's implicit fetch
-  // per call costs more than hashing a whole event.
-  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  struct Ctx {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~Ctx() { EVP_MD_CTX_free(ctx); }
-  };
-  thread_local Ctx tl;
-  Hash256 out{};
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = tl.ctx;
-  bool ok = kSha256 != nullptr && ctx != nullptr &&
-            EVP_DigestInit_ex(ctx, kSha256, nullptr) == 1 &&
-            EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 &&
-            EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
-            EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
-  if (!ok || len != out.size()) {
-    // A hash that cannot be computed is a broken invariant, not an operating error.
-    std::fprintf(stderr, "remit: SHA-256 failed\n");
-    std::abort();
-  }
-  return out;
-}
-
 std::string Hex(const uint8_t* data, size_t n) {
   static const char* kDigits = "0123456789abcdef";
   std::string s(n * 2, '0');

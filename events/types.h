@@ -16,7 +16,7 @@ using EventId = std::array<uint8_t, 16>;
 // Money is always int64 cents. No floating point near an amount.
 using Cents = int64_t;
 
-// SHA-256 of the concatenation of the given pieces.
+// SHA-256 of the concatenation of the given pieces (events/sha256.h: how, and two at once).
 Hash256 Sha256(std::string_view a, std::string_view b = {});
 std::string Hex(const uint8_t* data, size_t n);
 template <size_t N>

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "events/event.h"
+#include "events/sha256.h"
 
 using namespace remit;
 
@@ -201,4 +202,27 @@ BOOST_AUTO_TEST_CASE(id_rules_of_the_contract) {
   BOOST_TEST(IsValidIdempotencyKey("k"));
   BOOST_TEST(!IsValidIdempotencyKey(std::string(256, 'k')));
   BOOST_TEST(!IsValidIdempotencyKey("tab\there"));
+}
+
+// SHA-256 on the SHA extensions against OpenSSL, for every length across many padding
+// boundaries and random splits of the input into its two pieces.
+BOOST_AUTO_TEST_CASE(sha256_on_the_cpu_extensions_equals_openssl) {
+  BOOST_TEST_MESSAGE("SHA extensions used: " << Sha256Accelerated());
+  BOOST_TEST(Hex(Sha256("abc")) ==
+             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  BOOST_TEST(Hex(Sha256("")) ==
+             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  std::mt19937 rng(7);
+  std::string bytes(2200, '\0');
+  for (auto& c : bytes) c = static_cast<char>(rng());
+  auto piece = [&](size_t len) {
+    size_t at = rng() % (bytes.size() - len + 1);
+    return std::string_view(bytes).substr(at, len);
+  };
+  for (size_t len = 0; len <= 1100; ++len) {
+    std::string_view m = piece(len);
+    size_t cut = len == 0 ? 0 : rng() % (len + 1);
+    std::string_view a = m.substr(0, cut), b = m.substr(cut);
+    BOOST_REQUIRE_MESSAGE(Sha256(a, b) == Sha256OpenSsl(a, b), "length " << len);
+  }
 }
