@@ -47,7 +47,9 @@ class EventLog {
 
   // Calls `fn(offset, record)` for up to `max_entries` durable entries from `from`, in order,
   // stopping at the first error `fn` returns. `record` is valid only during the call: a scan
-  // need not copy what it only verifies and decodes. The default goes through Read.
+  // need not copy what it only verifies and decodes. The default goes through Read. Reads may
+  // skip the storage's own block checksums: every record carries its SHA-256, and every
+  // reader verifies it (DecodeRecordInto) before it uses a byte.
   using ScanFn = std::function<Status(uint64_t offset, std::string_view record)>;
   virtual Status Scan(uint64_t from, size_t max_entries, const ScanFn& fn);
 

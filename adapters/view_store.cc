@@ -7,6 +7,8 @@
 #include <rocksdb/sst_file_writer.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <vector>
@@ -131,19 +133,37 @@ Status ViewStore::Txn::Commit() {
 
 namespace {
 
-bool KeyLess(const ViewStore::Txn::Overlay::value_type* a,
-             const ViewStore::Txn::Overlay::value_type* b) {
-  return a->first < b->first;
-}
+using Entry = ViewStore::Txn::Overlay::value_type;
+
+bool KeyLess(const Entry* a, const Entry* b) { return a->first < b->first; }
+
+// An entry to sort, with the first bytes of its key beside it (zero padded): most comparisons
+// end there, and never touch the key itself, which sits in a node somewhere on the heap.
+struct Sortable {
+  static constexpr size_t kHead = 40;
+  std::array<char, kHead> head;
+  const Entry* entry;
+
+  explicit Sortable(const Entry* e) : head{}, entry(e) {
+    std::memcpy(head.data(), e->first.data(), std::min(kHead, e->first.size()));
+  }
+  // The order of the keys: where the heads differ, the zero padding orders as the shorter key.
+  bool operator<(const Sortable& o) const {
+    int c = std::memcmp(head.data(), o.head.data(), kHead);
+    return c != 0 ? c < 0 : entry->first < o.entry->first;
+  }
+};
 
 // Writes sorted entries [begin, end) as one table file at `path`.
-rocksdb::Status WriteTable(const std::string& path,
-                           const ViewStore::Txn::Overlay::value_type* const* begin,
-                           const ViewStore::Txn::Overlay::value_type* const* end) {
-  rocksdb::SstFileWriter writer{rocksdb::EnvOptions(), rocksdb::Options()};
+rocksdb::Status WriteTable(const std::string& path, const Sortable* begin, const Sortable* end) {
+  // Not compressed: a rebuild's tables are written once and read soon; snappy cost a tenth of
+  // the final write.
+  rocksdb::Options options;
+  options.compression = rocksdb::kNoCompression;
+  rocksdb::SstFileWriter writer{rocksdb::EnvOptions(), options};
   rocksdb::Status s = writer.Open(path);
-  for (auto* it = begin; s.ok() && it != end; ++it) {
-    const auto* kv = *it;
+  for (const Sortable* it = begin; s.ok() && it != end; ++it) {
+    const Entry* kv = it->entry;
     s = kv->second ? writer.Put(kv->first, *kv->second) : writer.Delete(kv->first);
   }
   return s.ok() ? writer.Finish() : s;
@@ -169,17 +189,18 @@ Status ViewStore::Ingest(std::vector<const Txn::Overlay::value_type*>* entries) 
   // on its own thread (the last write of a rebuild has nothing else to overlap with).
   // Ingestion is atomic: the views hold every file of the call or none of them.
   if (entries->empty()) return Status::OK();
-  auto* first = entries->data();
-  auto* last = first + entries->size();
-  auto* mid = first + entries->size() / 2;
-  std::nth_element(first, mid, last, KeyLess);
+  std::vector<Sortable> sorted(entries->begin(), entries->end());
+  Sortable* first = sorted.data();
+  Sortable* last = first + sorted.size();
+  Sortable* mid = first + sorted.size() / 2;
+  std::nth_element(first, mid, last);
   std::vector<std::string> paths;
   for (int i = 0; i < 2; ++i) paths.push_back(dir_ + "/ingest-" + std::to_string(ingested_++) + ".sst");
   auto upper = std::async(std::launch::async, [&] {
-    std::sort(mid, last, KeyLess);
+    std::sort(mid, last);
     return WriteTable(paths[1], mid, last);
   });
-  std::sort(first, mid, KeyLess);
+  std::sort(first, mid);
   rocksdb::Status s = mid == first ? rocksdb::Status::OK() : WriteTable(paths[0], first, mid);
   rocksdb::Status su = upper.get();
   if (s.ok()) s = su;
