@@ -32,7 +32,7 @@ class ProjectionRunner {
  public:
   static constexpr size_t kBatchEventsMax = 16384;
   // Batches CatchUp reads and verifies ahead of the fold, each on its own thread.
-  static constexpr size_t kReadAheadBatches = 2;
+  static constexpr size_t kReadAheadBatches = 4;
   // CatchUp keeps its writes in memory across batches and commits when this many keys are
   // pending (or at the end): a rebuild then writes each key about once, not once per event.
   static constexpr size_t kCatchUpPendingKeysMax = 1 << 20;

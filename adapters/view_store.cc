@@ -119,10 +119,28 @@ void ViewStore::Txn::Delete(std::string_view key) {
   }
 }
 
+// An entry to sort, with the first bytes of its key beside it (zero padded): most comparisons
+// end there, and never touch the key itself, which sits in a node somewhere on the heap.
+struct ViewStore::SortEntry {
+  using Entry = Txn::Overlay::value_type;
+  static constexpr size_t kHead = 40;
+  std::array<char, kHead> head;
+  const Entry* entry;
+
+  explicit SortEntry(const Entry* e) : head{}, entry(e) {
+    std::memcpy(head.data(), e->first.data(), std::min(kHead, e->first.size()));
+  }
+  // The order of the keys: where the heads differ, the zero padding orders as the shorter key.
+  bool operator<(const SortEntry& o) const {
+    int c = std::memcmp(head.data(), o.head.data(), kHead);
+    return c != 0 ? c < 0 : entry->first < o.entry->first;
+  }
+};
+
 Status ViewStore::Txn::Commit() {
-  std::vector<decltype(overlay_)::const_pointer> entries;
+  std::vector<SortEntry> entries;
   entries.reserve(overlay_.size());
-  for (const auto& kv : overlay_) entries.push_back(&kv);
+  for (const auto& kv : overlay_) entries.emplace_back(&kv);
   Status s = store_->bulk_load_ ? store_->Ingest(&entries) : store_->Write(&entries);
   if (!s.ok()) return s;
   overlay_.clear();
@@ -131,51 +149,28 @@ Status ViewStore::Txn::Commit() {
   return Status::OK();
 }
 
-namespace {
-
-using Entry = ViewStore::Txn::Overlay::value_type;
-
-bool KeyLess(const Entry* a, const Entry* b) { return a->first < b->first; }
-
-// An entry to sort, with the first bytes of its key beside it (zero padded): most comparisons
-// end there, and never touch the key itself, which sits in a node somewhere on the heap.
-struct Sortable {
-  static constexpr size_t kHead = 40;
-  std::array<char, kHead> head;
-  const Entry* entry;
-
-  explicit Sortable(const Entry* e) : head{}, entry(e) {
-    std::memcpy(head.data(), e->first.data(), std::min(kHead, e->first.size()));
-  }
-  // The order of the keys: where the heads differ, the zero padding orders as the shorter key.
-  bool operator<(const Sortable& o) const {
-    int c = std::memcmp(head.data(), o.head.data(), kHead);
-    return c != 0 ? c < 0 : entry->first < o.entry->first;
-  }
-};
-
-// Writes sorted entries [begin, end) as one table file at `path`.
-rocksdb::Status WriteTable(const std::string& path, const Sortable* begin, const Sortable* end) {
+Status ViewStore::WriteTable(const std::string& path, const SortEntry* begin,
+                             const SortEntry* end) {
   // Not compressed: a rebuild's tables are written once and read soon; snappy cost a tenth of
   // the final write.
   rocksdb::Options options;
   options.compression = rocksdb::kNoCompression;
   rocksdb::SstFileWriter writer{rocksdb::EnvOptions(), options};
   rocksdb::Status s = writer.Open(path);
-  for (const Sortable* it = begin; s.ok() && it != end; ++it) {
-    const Entry* kv = it->entry;
+  for (const SortEntry* it = begin; s.ok() && it != end; ++it) {
+    const SortEntry::Entry* kv = it->entry;
     s = kv->second ? writer.Put(kv->first, *kv->second) : writer.Delete(kv->first);
   }
-  return s.ok() ? writer.Finish() : s;
+  if (s.ok()) s = writer.Finish();
+  return s.ok() ? Status::OK() : Status::IOError("write " + path + ": " + s.ToString());
 }
 
-}  // namespace
-
-Status ViewStore::Write(std::vector<const Txn::Overlay::value_type*>* entries) {
+Status ViewStore::Write(std::vector<SortEntry>* entries) {
   // Sorted keys insert into the memtable's skip list far faster than random ones.
-  std::sort(entries->begin(), entries->end(), KeyLess);
+  std::sort(entries->begin(), entries->end());
   rocksdb::WriteBatch batch;
-  for (const auto* kv : *entries) {
+  for (const SortEntry& e : *entries) {
+    const auto* kv = e.entry;
     rocksdb::Status s = kv->second ? batch.Put(kv->first, *kv->second) : batch.Delete(kv->first);
     if (!s.ok()) return Status::IOError(s.ToString());
   }
@@ -183,16 +178,15 @@ Status ViewStore::Write(std::vector<const Txn::Overlay::value_type*>* entries) {
   return s.ok() ? Status::OK() : Status::IOError(s.ToString());
 }
 
-Status ViewStore::Ingest(std::vector<const Txn::Overlay::value_type*>* entries) {
+Status ViewStore::Ingest(std::vector<SortEntry>* entries) {
   // A rebuild writes its keys as sorted table files and hands them to RocksDB: no WAL, no
   // memtable, no flush. The keys are split at the median, and each half is sorted and written
   // on its own thread (the last write of a rebuild has nothing else to overlap with).
   // Ingestion is atomic: the views hold every file of the call or none of them.
   if (entries->empty()) return Status::OK();
-  std::vector<Sortable> sorted(entries->begin(), entries->end());
-  Sortable* first = sorted.data();
-  Sortable* last = first + sorted.size();
-  Sortable* mid = first + sorted.size() / 2;
+  SortEntry* first = entries->data();
+  SortEntry* last = first + entries->size();
+  SortEntry* mid = first + entries->size() / 2;
   std::nth_element(first, mid, last);
   std::vector<std::string> paths;
   for (int i = 0; i < 2; ++i) paths.push_back(dir_ + "/ingest-" + std::to_string(ingested_++) + ".sst");
@@ -201,21 +195,22 @@ Status ViewStore::Ingest(std::vector<const Txn::Overlay::value_type*>* entries) 
     return WriteTable(paths[1], mid, last);
   });
   std::sort(first, mid);
-  rocksdb::Status s = mid == first ? rocksdb::Status::OK() : WriteTable(paths[0], first, mid);
-  rocksdb::Status su = upper.get();
+  Status s = mid == first ? Status::OK() : WriteTable(paths[0], first, mid);
+  Status su = upper.get();
   if (s.ok()) s = su;
   if (mid == first) paths.erase(paths.begin());
   if (s.ok()) {
     rocksdb::IngestExternalFileOptions io;
     io.move_files = true;
-    s = db_->IngestExternalFile(paths, io);
+    rocksdb::Status r = db_->IngestExternalFile(paths, io);
+    if (!r.ok()) s = Status::IOError("ingest views: " + r.ToString());
   }
   if (!s.ok()) {
     for (const auto& path : paths) {
       std::error_code ignored;
       std::filesystem::remove(path, ignored);
     }
-    return Status::IOError("ingest views: " + s.ToString());
+    return s;
   }
   return Status::OK();
 }

@@ -83,9 +83,13 @@ class ViewStore {
 
  private:
   ViewStore(std::unique_ptr<rocksdb::DB> db, std::string dir, bool bulk_load);
+  // A transaction's entry to write, with the head of its key beside it for sorting.
+  struct SortEntry;
   // Writes a transaction's entries (sorted here): one WriteBatch, or (bulk load) ingested files.
-  Status Write(std::vector<const Txn::Overlay::value_type*>* entries);
-  Status Ingest(std::vector<const Txn::Overlay::value_type*>* entries);
+  Status Write(std::vector<SortEntry>* entries);
+  Status Ingest(std::vector<SortEntry>* entries);
+  // Writes sorted entries [begin, end) as one table file at `path`.
+  static Status WriteTable(const std::string& path, const SortEntry* begin, const SortEntry* end);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;
