@@ -197,3 +197,44 @@ BOOST_AUTO_TEST_CASE(json_object_writes_the_bytes_nlohmann_dump_writes) {
   json parsed = json::parse(dumped);
   BOOST_TEST(parsed["name"].get<std::string>().find("\xEF\xBF\xBD") != std::string::npos);
 }
+
+// A replay's reader names an edited record by its own offset, wherever it falls, and decodes
+// every record as it was written.
+BOOST_AUTO_TEST_CASE(a_replay_names_the_edited_record_by_its_offset) {
+  TempDir dir;
+  std::vector<std::string> sealed;
+  {
+    auto log = RocksEventLog::Open(dir.path());
+    BOOST_REQUIRE(log.ok());
+    Hash256 prev{};
+    for (int i = 0; i < 7; ++i) {
+      Event e;
+      e.practice_id = "alpha-dental";
+      e.command_key = "c" + std::to_string(i);
+      e.event_id = DeriveEventId(e.practice_id, e.command_key, 0);
+      e.occurred_at_us = 1780000000000000 + i;
+      e.payload = ChargePosted{"C" + std::to_string(i), "P1", 100 + i, "exam", "2026-11-01"};
+      sealed.push_back(Seal(&e, prev));
+      prev = e.hash;
+      BOOST_REQUIRE((*log)->Append({LogRecord{e.practice_id, sealed.back()}}).ok());
+    }
+  }
+  for (uint64_t bad : {2u, 3u, 6u}) {
+    auto log = RocksEventLog::Open(dir.path());
+    BOOST_REQUIRE(log.ok());
+    std::vector<DecodedEntry> entries;
+    BOOST_REQUIRE(ProjectionRunner::ReadDecoded(log->get(), 0, 7, &entries).ok());
+    BOOST_REQUIRE_EQUAL(entries.size(), 7u);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      BOOST_TEST(entries[i].offset == i);
+      BOOST_TEST(std::get<ChargePosted>(entries[i].event.payload).amount_cents == 100 + static_cast<int64_t>(i));
+    }
+    std::string edited = sealed[bad];
+    edited.back() ^= 0x01;
+    BOOST_REQUIRE((*log)->TestOnlyOverwrite(bad, &edited).ok());
+    Status s = ProjectionRunner::ReadDecoded(log->get(), 0, 7, &entries);
+    BOOST_TEST(s.IsCorruption());
+    BOOST_TEST(s.message().find("offset " + std::to_string(bad) + ":") != std::string::npos, s.message());
+    BOOST_REQUIRE((*log)->TestOnlyOverwrite(bad, &sealed[bad]).ok());
+  }
+}
