@@ -109,7 +109,8 @@ Status ProjectionRunner::CatchUp(uint64_t end, const std::function<bool(const Ev
   };
   for (auto& slot : slots) launch(slot);
   ViewStore::Txn txn(views_);
-  txn.Reserve(std::min<uint64_t>(kCatchUpPendingKeysMax, 2 * (end - from)));
+  // About one key per four events in a rebuild of a practice-heavy log; the table grows if not.
+  txn.Reserve(std::min<uint64_t>(kCatchUpPendingKeysMax, (end - from) / 4));
   uint64_t folded = from;
   bool cut = false;
   for (size_t i = 0; !cut; i = (i + 1) % slots.size()) {

@@ -85,65 +85,138 @@ Status ViewStore::Put(std::string_view key, std::string_view value, bool sync) {
   return s.ok() ? Status::OK() : Status::IOError(s.ToString());
 }
 
-ViewStore::Txn::Overlay::value_type* ViewStore::Txn::Find(std::string_view key) {
-  // A read is most often followed by a write of the same key (a balance, a JSON record).
-  if (last_ != nullptr && last_->first == key) return last_;
-  auto it = overlay_.find(key);
-  if (it == overlay_.end()) return nullptr;
-  last_ = &*it;
-  return last_;
+ViewStore::Overlay::Overlay() { Grow(1024); }
+
+ViewStore::Overlay::~Overlay() { Clear(); }
+
+void ViewStore::Overlay::Grow(size_t slots) {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(slots, Slot{});
+  mask_ = slots - 1;
+  for (const Slot& s : old) {
+    if (s.entry == nullptr) continue;
+    size_t i = s.hash & mask_;
+    while (slots_[i].entry != nullptr) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+}
+
+void ViewStore::Overlay::Reserve(size_t keys) {
+  size_t slots = slots_.size();
+  while (slots < 2 * keys) slots *= 2;
+  if (slots != slots_.size()) Grow(slots);
+}
+
+ViewStore::Overlay::Entry* ViewStore::Overlay::Find(std::string_view key) const {
+  uint64_t h = Hash(key);
+  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+    const Slot& s = slots_[i];
+    if (s.entry == nullptr) return nullptr;
+    if (s.hash == h && s.entry->key() == key) return s.entry;
+  }
+}
+
+char* ViewStore::Overlay::Allocate(size_t bytes) {
+  bytes = (bytes + 7) & ~size_t{7};  // entries hold strings: 8-aligned
+  if (bytes > left_) {
+    size_t chunk = std::max<size_t>(bytes, 1 << 20);
+    chunks_.push_back(std::make_unique<char[]>(chunk));
+    next_ = chunks_.back().get();
+    left_ = chunk;
+  }
+  char* p = next_;
+  next_ += bytes;
+  left_ -= bytes;
+  return p;
+}
+
+ViewStore::Overlay::Entry* ViewStore::Overlay::Insert(std::string_view key) {
+  if (2 * (entries_.size() + 1) > slots_.size()) Grow(2 * slots_.size());
+  char* at = Allocate(sizeof(Entry) + key.size());
+  auto* e = new (at) Entry();
+  e->key_size = static_cast<uint32_t>(key.size());
+  std::memcpy(at + sizeof(Entry), key.data(), key.size());
+  uint64_t h = Hash(key);
+  size_t i = h & mask_;
+  while (slots_[i].entry != nullptr) i = (i + 1) & mask_;
+  slots_[i] = Slot{h, e};
+  entries_.push_back(e);
+  return e;
+}
+
+void ViewStore::Overlay::Clear() {
+  for (Entry* e : entries_) e->~Entry();
+  entries_.clear();
+  // A big catch-up's table is not kept for the small writes that follow it.
+  if (slots_.size() > (1 << 16)) {
+    slots_.clear();
+    Grow(1024);
+  } else {
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+  }
+  if (chunks_.size() > 1) chunks_.resize(1);
+  if (!chunks_.empty()) {
+    next_ = chunks_.front().get();
+    left_ = 1 << 20;
+  }
+}
+
+ViewStore::Overlay::Entry* ViewStore::Txn::Find(std::string_view key) {
+  if (last_ != nullptr && last_->key() == key) return last_;
+  Overlay::Entry* e = overlay_.Find(key);
+  if (e != nullptr) last_ = e;
+  return e;
+}
+
+ViewStore::Overlay::Entry* ViewStore::Txn::FindOrInsert(std::string_view key) {
+  Overlay::Entry* e = Find(key);
+  if (e == nullptr) last_ = e = overlay_.Insert(key);
+  return e;
 }
 
 std::optional<std::string> ViewStore::Txn::Get(std::string_view key) {
-  auto* kv = Find(key);
-  if (kv != nullptr) return kv->second;
+  const Overlay::Entry* e = Find(key);
+  if (e != nullptr) return e->value;
   if (store_->empty_) return std::nullopt;  // a rebuild's first batch: nothing to read
   return store_->Get(key);
 }
 
 void ViewStore::Txn::Put(std::string_view key, std::string_view value) {
-  auto* kv = Find(key);
-  if (kv != nullptr) {
-    kv->second = std::string(value);
+  std::optional<std::string>& v = FindOrInsert(key)->value;
+  if (v) {
+    v->assign(value);  // keeps its storage
   } else {
-    last_ = &*overlay_.emplace(std::string(key), std::string(value)).first;
+    v.emplace(value);
   }
 }
 
-void ViewStore::Txn::Delete(std::string_view key) {
-  auto* kv = Find(key);
-  if (kv != nullptr) {
-    kv->second = std::nullopt;
-  } else {
-    last_ = &*overlay_.emplace(std::string(key), std::nullopt).first;
-  }
-}
+void ViewStore::Txn::Delete(std::string_view key) { FindOrInsert(key)->value.reset(); }
 
 // An entry to sort, with the first bytes of its key beside it (zero padded): most comparisons
 // end there, and never touch the key itself, which sits in a node somewhere on the heap.
 struct ViewStore::SortEntry {
-  using Entry = Txn::Overlay::value_type;
+  using Entry = Overlay::Entry;
   static constexpr size_t kHead = 40;
   std::array<char, kHead> head;
   const Entry* entry;
 
   explicit SortEntry(const Entry* e) : head{}, entry(e) {
-    std::memcpy(head.data(), e->first.data(), std::min(kHead, e->first.size()));
+    std::memcpy(head.data(), e->key().data(), std::min<size_t>(kHead, e->key_size));
   }
   // The order of the keys: where the heads differ, the zero padding orders as the shorter key.
   bool operator<(const SortEntry& o) const {
     int c = std::memcmp(head.data(), o.head.data(), kHead);
-    return c != 0 ? c < 0 : entry->first < o.entry->first;
+    return c != 0 ? c < 0 : entry->key() < o.entry->key();
   }
 };
 
 Status ViewStore::Txn::Commit() {
   std::vector<SortEntry> entries;
   entries.reserve(overlay_.size());
-  for (const auto& kv : overlay_) entries.emplace_back(&kv);
+  for (const Overlay::Entry* e : overlay_.entries()) entries.emplace_back(e);
   Status s = store_->bulk_load_ ? store_->Ingest(&entries) : store_->Write(&entries);
   if (!s.ok()) return s;
-  overlay_.clear();
+  overlay_.Clear();
   last_ = nullptr;
   store_->empty_ = false;
   return Status::OK();
@@ -159,7 +232,8 @@ Status ViewStore::WriteTable(const std::string& path, const SortEntry* begin,
   rocksdb::Status s = writer.Open(path);
   for (const SortEntry* it = begin; s.ok() && it != end; ++it) {
     const SortEntry::Entry* kv = it->entry;
-    s = kv->second ? writer.Put(kv->first, *kv->second) : writer.Delete(kv->first);
+    rocksdb::Slice key(kv->key().data(), kv->key().size());
+    s = kv->value ? writer.Put(key, *kv->value) : writer.Delete(key);
   }
   if (s.ok()) s = writer.Finish();
   return s.ok() ? Status::OK() : Status::IOError("write " + path + ": " + s.ToString());
@@ -171,7 +245,8 @@ Status ViewStore::Write(std::vector<SortEntry>* entries) {
   rocksdb::WriteBatch batch;
   for (const SortEntry& e : *entries) {
     const auto* kv = e.entry;
-    rocksdb::Status s = kv->second ? batch.Put(kv->first, *kv->second) : batch.Delete(kv->first);
+    rocksdb::Slice key(kv->key().data(), kv->key().size());
+    rocksdb::Status s = kv->value ? batch.Put(key, *kv->value) : batch.Delete(key);
     if (!s.ok()) return Status::IOError(s.ToString());
   }
   rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
