@@ -193,7 +193,7 @@ void ViewStore::Txn::Put(std::string_view key, std::string_view value) {
 void ViewStore::Txn::Delete(std::string_view key) { FindOrInsert(key)->value.reset(); }
 
 // An entry to sort, with the first bytes of its key beside it (zero padded): most comparisons
-// end there, and never touch the key itself, which sits in a node somewhere on the heap.
+// end there, and never touch the key itself, which sits behind its entry in the arena.
 struct ViewStore::SortEntry {
   using Entry = Overlay::Entry;
   static constexpr size_t kHead = 40;
