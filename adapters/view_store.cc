@@ -119,8 +119,12 @@ ViewStore::Overlay::Entry* ViewStore::Overlay::Find(std::string_view key) const 
 char* ViewStore::Overlay::Allocate(size_t bytes) {
   bytes = (bytes + 7) & ~size_t{7};  // entries hold strings: 8-aligned
   if (bytes > left_) {
-    size_t chunk = std::max<size_t>(bytes, 1 << 20);
-    chunks_.push_back(std::make_unique<char[]>(chunk));
+    // Chunks double from 16 KiB to 1 MiB: a live batch of a few keys stays small. Not zeroed.
+    size_t chunk = std::max<size_t>(bytes, chunks_.empty() ? kFirstChunk
+                                                           : std::min<size_t>(2 * chunk_, 1 << 20));
+    chunks_.push_back(std::unique_ptr<char[]>(new char[chunk]));
+    if (chunks_.size() == 1) first_chunk_ = chunk;
+    chunk_ = chunk;
     next_ = chunks_.back().get();
     left_ = chunk;
   }
@@ -157,7 +161,7 @@ void ViewStore::Overlay::Clear() {
   if (chunks_.size() > 1) chunks_.resize(1);
   if (!chunks_.empty()) {
     next_ = chunks_.front().get();
-    left_ = 1 << 20;
+    left_ = chunk_ = first_chunk_;
   }
 }
 

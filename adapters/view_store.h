@@ -84,7 +84,10 @@ class ViewStore {
     std::vector<Slot> slots_;
     size_t mask_ = 0;
     std::vector<Entry*> entries_;
+    static constexpr size_t kFirstChunk = 16 << 10;
     std::vector<std::unique_ptr<char[]>> chunks_;
+    size_t first_chunk_ = 0;  // bytes of chunks_[0]
+    size_t chunk_ = 0;        // bytes of chunks_.back()
     char* next_ = nullptr;
     size_t left_ = 0;
   };
