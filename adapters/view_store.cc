@@ -87,7 +87,9 @@ Status ViewStore::Put(std::string_view key, std::string_view value, bool sync) {
 
 ViewStore::Overlay::Overlay() { Grow(1024); }
 
-ViewStore::Overlay::~Overlay() { Clear(); }
+ViewStore::Overlay::~Overlay() {
+  for (Entry* e : entries_) e->~Entry();
+}
 
 void ViewStore::Overlay::Grow(size_t slots) {
   std::vector<Slot> old = std::move(slots_);

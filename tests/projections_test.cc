@@ -238,3 +238,35 @@ BOOST_AUTO_TEST_CASE(a_replay_names_the_edited_record_by_its_offset) {
     BOOST_REQUIRE((*log)->TestOnlyOverwrite(bad, &sealed[bad]).ok());
   }
 }
+
+// The transaction's overlay past its first table and arena chunk: every key written is read
+// back (puts, overwrites, deletes), the commit writes exactly those keys, and the emptied
+// overlay starts clean for the next transaction.
+BOOST_AUTO_TEST_CASE(a_view_transaction_holds_thousands_of_keys_and_commits_exactly_them) {
+  TempDir dir;
+  auto views = ViewStore::Open(dir.path());
+  BOOST_REQUIRE(views.ok());
+  ViewStore::Txn txn(views->get());
+  const int kKeys = 20000;  // beyond 1024 slots and a 16 KiB chunk
+  auto key = [](int i) { return "accounts/b/practice-" + std::to_string(i % 7) + "/P" + std::to_string(i); };
+  for (int i = 0; i < kKeys; ++i) txn.Put(key(i), "v" + std::to_string(i));
+  for (int i = 0; i < kKeys; i += 3) txn.Put(key(i), std::string(40, 'x') + std::to_string(i));  // grows
+  for (int i = 1; i < kKeys; i += 5) txn.Delete(key(i));
+  txn.Delete("never/written");
+  BOOST_TEST(txn.size() == static_cast<size_t>(kKeys + 1));
+  auto expected = [&](int i) -> std::optional<std::string> {
+    if (i % 5 == 1) return std::nullopt;
+    if (i % 3 == 0) return std::string(40, 'x') + std::to_string(i);
+    return "v" + std::to_string(i);
+  };
+  for (int i = 0; i < kKeys; ++i) BOOST_REQUIRE(txn.Get(key(i)) == expected(i));
+  BOOST_REQUIRE(txn.Commit().ok());
+  BOOST_TEST(txn.size() == 0u);
+  for (int i = 0; i < kKeys; ++i) BOOST_REQUIRE((*views)->Get(key(i)) == expected(i));
+  BOOST_TEST(!(*views)->Get("never/written").has_value());
+  txn.Put(key(1), "again");  // after the clear, reads fall through to the store again
+  BOOST_TEST(txn.Get(key(1)).value_or("") == "again");
+  BOOST_TEST(txn.Get(key(2)).value_or("") == "v2");
+  BOOST_REQUIRE(txn.Commit().ok());
+  BOOST_TEST((*views)->Get(key(1)).value_or("") == "again");
+}
