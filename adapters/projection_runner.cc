@@ -27,7 +27,7 @@ ProjectionRunner::ProjectionRunner(EventLog* log, ViewStore* views)
 ProjectionRunner::~ProjectionRunner() { Stop(); }
 
 Status ProjectionRunner::ReadDecoded(EventLog* log, uint64_t from, size_t max,
-                                     std::vector<DecodedEntry>* out) {
+                                     DecodedBatch* out) {
   // Entries already in *out are decoded into again: their strings keep their storage.
   size_t n = 0;
   Status s = log->Scan(from, max, [out, &n](uint64_t offset, std::string_view record) {
@@ -43,7 +43,7 @@ Status ProjectionRunner::ReadDecoded(EventLog* log, uint64_t from, size_t max,
   return s;
 }
 
-uint64_t ProjectionRunner::Fold(ViewStore::Txn& txn, const std::vector<DecodedEntry>& entries,
+uint64_t ProjectionRunner::Fold(ViewStore::Txn& txn, const DecodedBatch& entries,
                                 const std::function<bool(const Event&)>& keep, bool* cut) {
   uint64_t end = 0;
   for (const auto& entry : entries) {
@@ -75,7 +75,7 @@ Status ProjectionRunner::Commit(ViewStore::Txn& txn, uint64_t end) {
   return Status::OK();
 }
 
-Status ProjectionRunner::ApplyBatch(const std::vector<DecodedEntry>& entries,
+Status ProjectionRunner::ApplyBatch(const DecodedBatch& entries,
                                     const std::function<bool(const Event&)>& keep, bool* cut) {
   ViewStore::Txn txn(views_);
   uint64_t end = Fold(txn, entries, keep, cut);
@@ -89,7 +89,7 @@ Status ProjectionRunner::CatchUp(uint64_t end, const std::function<bool(const Ev
   // that are reused (reading and verifying costs more than folding; reused slots keep their
   // memory, so no batch faults in fresh pages).
   struct Slot {
-    std::vector<DecodedEntry> entries;
+    DecodedBatch entries;
     std::future<Status> read;
   };
   std::array<Slot, kReadAheadBatches> slots;
@@ -148,7 +148,7 @@ void ProjectionRunner::Stop() {
 }
 
 void ProjectionRunner::Loop() {
-  std::vector<DecodedEntry> entries;
+  DecodedBatch entries;
   bool cut = false;
   while (!stop_) {
     if (!log_->WaitFor(applied_end_, std::chrono::milliseconds(100))) continue;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "adapters/event_log.h"
+#include "adapters/huge_pages.h"
 #include "adapters/view_store.h"
 #include "events/event.h"
 #include "projections/projections.h"
@@ -27,6 +28,8 @@ struct DecodedEntry {
   uint64_t offset = 0;
   Event event;
 };
+// A batch of decoded events (16k events are about 7 MiB: on huge pages, see huge_pages.h).
+using DecodedBatch = std::vector<DecodedEntry, LargeAllocator<DecodedEntry>>;
 
 class ProjectionRunner {
  public:
@@ -59,16 +62,16 @@ class ProjectionRunner {
 
   // Applies `entries` (in offset order) as one write. Offsets a projection has already applied
   // are skipped, so a redelivered batch changes nothing. Sets *cut when `keep` cut it.
-  Status ApplyBatch(const std::vector<DecodedEntry>& entries,
+  Status ApplyBatch(const DecodedBatch& entries,
                     const std::function<bool(const Event&)>& keep, bool* cut);
 
   // Reads and verifies up to `max` entries from `from`.
   static Status ReadDecoded(EventLog* log, uint64_t from, size_t max,
-                            std::vector<DecodedEntry>* out);
+                            DecodedBatch* out);
 
  private:
   // Folds entries into `txn`; returns one past the last offset folded.
-  uint64_t Fold(ViewStore::Txn& txn, const std::vector<DecodedEntry>& entries,
+  uint64_t Fold(ViewStore::Txn& txn, const DecodedBatch& entries,
                 const std::function<bool(const Event&)>& keep, bool* cut);
   // Writes `txn` with every projection's checkpoint, then publishes `end`.
   Status Commit(ViewStore::Txn& txn, uint64_t end);

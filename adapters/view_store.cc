@@ -1,5 +1,7 @@
 #include "adapters/view_store.h"
 
+#include "adapters/huge_pages.h"
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <utility>
 #include <vector>
 
 namespace remit {
@@ -85,6 +88,21 @@ Status ViewStore::Put(std::string_view key, std::string_view value, bool sync) {
   return s.ok() ? Status::OK() : Status::IOError(s.ToString());
 }
 
+ViewStore::Overlay::Block::Block(size_t bytes) { data_ = AllocateLarge(bytes, &bytes_); }
+
+ViewStore::Overlay::Block::~Block() { FreeLarge(data_, bytes_); }
+
+ViewStore::Overlay::Block::Block(Block&& o) noexcept
+    : data_(std::exchange(o.data_, nullptr)),
+      bytes_(std::exchange(o.bytes_, 0)) {}
+
+ViewStore::Overlay::Block& ViewStore::Overlay::Block::operator=(Block&& o) noexcept {
+  Block taken(std::move(o));  // frees what this held when it goes
+  std::swap(data_, taken.data_);
+  std::swap(bytes_, taken.bytes_);
+  return *this;
+}
+
 ViewStore::Overlay::Overlay() { Grow(1024); }
 
 ViewStore::Overlay::~Overlay() {
@@ -92,27 +110,32 @@ ViewStore::Overlay::~Overlay() {
 }
 
 void ViewStore::Overlay::Grow(size_t slots) {
-  std::vector<Slot> old = std::move(slots_);
-  slots_.assign(slots, Slot{});
+  Block old = std::move(slots_);
+  const Slot* old_slots = reinterpret_cast<const Slot*>(old.data());
+  size_t old_count = old.size() / sizeof(Slot);
+  slots_ = Block(slots * sizeof(Slot));
   mask_ = slots - 1;
-  for (const Slot& s : old) {
+  Slot* table = this->slots();
+  for (size_t j = 0; j < old_count; ++j) {
+    const Slot& s = old_slots[j];
     if (s.entry == nullptr) continue;
     size_t i = s.hash & mask_;
-    while (slots_[i].entry != nullptr) i = (i + 1) & mask_;
-    slots_[i] = s;
+    while (table[i].entry != nullptr) i = (i + 1) & mask_;
+    table[i] = s;
   }
 }
 
 void ViewStore::Overlay::Reserve(size_t keys) {
-  size_t slots = slots_.size();
+  size_t slots = slot_count();
   while (slots < 2 * keys) slots *= 2;
-  if (slots != slots_.size()) Grow(slots);
+  if (slots != slot_count()) Grow(slots);
 }
 
 ViewStore::Overlay::Entry* ViewStore::Overlay::Find(std::string_view key) const {
   uint64_t h = Hash(key);
+  const Slot* table = slots();
   for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-    const Slot& s = slots_[i];
+    const Slot& s = table[i];
     if (s.entry == nullptr) return nullptr;
     if (s.hash == h && s.entry->key() == key) return s.entry;
   }
@@ -121,14 +144,13 @@ ViewStore::Overlay::Entry* ViewStore::Overlay::Find(std::string_view key) const 
 char* ViewStore::Overlay::Allocate(size_t bytes) {
   bytes = (bytes + 7) & ~size_t{7};  // entries hold strings: 8-aligned
   if (bytes > left_) {
-    // Chunks double from 16 KiB to 1 MiB: a live batch of a few keys stays small. Not zeroed.
-    size_t chunk = std::max<size_t>(bytes, chunks_.empty() ? kFirstChunk
-                                                           : std::min<size_t>(2 * chunk_, 1 << 20));
-    chunks_.push_back(std::unique_ptr<char[]>(new char[chunk]));
-    if (chunks_.size() == 1) first_chunk_ = chunk;
-    chunk_ = chunk;
-    next_ = chunks_.back().get();
-    left_ = chunk;
+    // Chunks double from 16 KiB to 4 MiB: a live batch of a few keys stays small, a rebuild's
+    // big chunks sit on huge pages.
+    size_t chunk = std::max<size_t>(
+        bytes, chunks_.empty() ? kFirstChunk : std::min<size_t>(2 * chunks_.back().size(), kLastChunk));
+    chunks_.emplace_back(chunk);
+    next_ = chunks_.back().data();
+    left_ = chunks_.back().size();
   }
   char* p = next_;
   next_ += bytes;
@@ -137,15 +159,16 @@ char* ViewStore::Overlay::Allocate(size_t bytes) {
 }
 
 ViewStore::Overlay::Entry* ViewStore::Overlay::Insert(std::string_view key) {
-  if (2 * (entries_.size() + 1) > slots_.size()) Grow(2 * slots_.size());
+  if (2 * (entries_.size() + 1) > slot_count()) Grow(2 * slot_count());
   char* at = Allocate(sizeof(Entry) + key.size());
   auto* e = new (at) Entry();
   e->key_size = static_cast<uint32_t>(key.size());
   std::memcpy(at + sizeof(Entry), key.data(), key.size());
   uint64_t h = Hash(key);
+  Slot* table = slots();
   size_t i = h & mask_;
-  while (slots_[i].entry != nullptr) i = (i + 1) & mask_;
-  slots_[i] = Slot{h, e};
+  while (table[i].entry != nullptr) i = (i + 1) & mask_;
+  table[i] = Slot{h, e};
   entries_.push_back(e);
   return e;
 }
@@ -154,16 +177,17 @@ void ViewStore::Overlay::Clear() {
   for (Entry* e : entries_) e->~Entry();
   entries_.clear();
   // A big catch-up's table is not kept for the small writes that follow it.
-  if (slots_.size() > (1 << 16)) {
-    slots_.clear();
+  if (slot_count() > (1 << 16)) {
+    slots_ = Block();
+    mask_ = 0;
     Grow(1024);
   } else {
-    std::fill(slots_.begin(), slots_.end(), Slot{});
+    std::memset(slots_.data(), 0, slots_.size());
   }
   if (chunks_.size() > 1) chunks_.resize(1);
   if (!chunks_.empty()) {
-    next_ = chunks_.front().get();
-    left_ = chunk_ = first_chunk_;
+    next_ = chunks_.front().data();
+    left_ = chunks_.front().size();
   }
 }
 
@@ -217,7 +241,7 @@ struct ViewStore::SortEntry {
 };
 
 Status ViewStore::Txn::Commit() {
-  std::vector<SortEntry> entries;
+  SortEntries entries;
   entries.reserve(overlay_.size());
   for (const Overlay::Entry* e : overlay_.entries()) entries.emplace_back(e);
   Status s = store_->bulk_load_ ? store_->Ingest(&entries) : store_->Write(&entries);
@@ -245,7 +269,7 @@ Status ViewStore::WriteTable(const std::string& path, const SortEntry* begin,
   return s.ok() ? Status::OK() : Status::IOError("write " + path + ": " + s.ToString());
 }
 
-Status ViewStore::Write(std::vector<SortEntry>* entries) {
+Status ViewStore::Write(SortEntries* entries) {
   // Sorted keys insert into the memtable's skip list far faster than random ones.
   std::sort(entries->begin(), entries->end());
   rocksdb::WriteBatch batch;
@@ -259,7 +283,7 @@ Status ViewStore::Write(std::vector<SortEntry>* entries) {
   return s.ok() ? Status::OK() : Status::IOError(s.ToString());
 }
 
-Status ViewStore::Ingest(std::vector<SortEntry>* entries) {
+Status ViewStore::Ingest(SortEntries* entries) {
   // A rebuild writes its keys as sorted table files and hands them to RocksDB: no WAL, no
   // memtable, no flush. The keys are split at the median, and each half is sorted and written
   // on its own thread (the last write of a rebuild has nothing else to overlap with).

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "adapters/huge_pages.h"
 #include "events/status.h"
 #include "projections/view.h"
 
@@ -72,22 +73,40 @@ class ViewStore {
     // In the order they were added.
     const std::vector<Entry*>& entries() const { return entries_; }
 
+    // Zeroed memory for the slots and the arena, from AllocateLarge (huge_pages.h): a
+    // rebuild's lookups land at random in tens of MiB.
+    class Block {
+     public:
+      Block() = default;
+      explicit Block(size_t bytes);
+      ~Block();
+      Block(Block&& o) noexcept;
+      Block& operator=(Block&& o) noexcept;
+      char* data() const { return data_; }
+      size_t size() const { return bytes_; }
+
+     private:
+      char* data_ = nullptr;
+      size_t bytes_ = 0;
+    };
+
    private:
     struct Slot {
       uint64_t hash = 0;
       Entry* entry = nullptr;
     };
     static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
+    Slot* slots() const { return reinterpret_cast<Slot*>(slots_.data()); }
+    size_t slot_count() const { return mask_ + 1; }
     void Grow(size_t slots);
     char* Allocate(size_t bytes);
 
-    std::vector<Slot> slots_;
+    Block slots_;
     size_t mask_ = 0;
     std::vector<Entry*> entries_;
     static constexpr size_t kFirstChunk = 16 << 10;
-    std::vector<std::unique_ptr<char[]>> chunks_;
-    size_t first_chunk_ = 0;  // bytes of chunks_[0]
-    size_t chunk_ = 0;        // bytes of chunks_.back()
+    static constexpr size_t kLastChunk = 4 << 20;
+    std::vector<Block> chunks_;
     char* next_ = nullptr;
     size_t left_ = 0;
   };
@@ -126,9 +145,10 @@ class ViewStore {
   ViewStore(std::unique_ptr<rocksdb::DB> db, std::string dir, bool bulk_load);
   // A transaction's entry to write, with the head of its key beside it for sorting.
   struct SortEntry;
+  using SortEntries = std::vector<SortEntry, LargeAllocator<SortEntry>>;
   // Writes a transaction's entries (sorted here): one WriteBatch, or (bulk load) ingested files.
-  Status Write(std::vector<SortEntry>* entries);
-  Status Ingest(std::vector<SortEntry>* entries);
+  Status Write(SortEntries* entries);
+  Status Ingest(SortEntries* entries);
   // Writes sorted entries [begin, end) as one table file at `path`.
   static Status WriteTable(const std::string& path, const SortEntry* begin, const SortEntry* end);
 

@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(a_unit_delivered_twice_is_taken_once_and_both_appends_succe
   ProjectionRunner runner(a.get(), views->get());
   BOOST_REQUIRE(runner.CatchUp(a->EndOffset()).ok());
   auto balance = (*views)->Get(projections::BalanceKey("acme", "P1"));
-  std::vector<DecodedEntry> entries;
+  DecodedBatch entries;
   BOOST_REQUIRE(ProjectionRunner::ReadDecoded(a.get(), 0, 3, &entries).ok());
   bool cut = false;
   BOOST_REQUIRE(runner.ApplyBatch(entries, {}, &cut).ok());

@@ -2,8 +2,11 @@
 // middle applies nothing twice; a duplicate delivery of a batch changes nothing.
 #define BOOST_TEST_MODULE projections
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
+#include <cstring>
 #include <random>
 
+#include "adapters/huge_pages.h"
 #include "adapters/projection_runner.h"
 #include "adapters/rocks_event_log.h"
 #include "projections/json_object.h"
@@ -98,7 +101,7 @@ BOOST_AUTO_TEST_CASE(duplicate_delivery_changes_nothing) {
   // The whole log delivered again, as a consumer would after a rebalance: nothing changes.
   ProjectionRunner again(&s.app().log(), views->get());
   BOOST_TEST(again.applied_end() == end);
-  std::vector<DecodedEntry> entries;
+  DecodedBatch entries;
   BOOST_REQUIRE(ProjectionRunner::ReadDecoded(&s.app().log(), 0, end, &entries).ok());
   bool cut = false;
   BOOST_REQUIRE(again.ApplyBatch(entries, {}, &cut).ok());
@@ -222,7 +225,7 @@ BOOST_AUTO_TEST_CASE(a_replay_names_the_edited_record_by_its_offset) {
   for (uint64_t bad : {2u, 3u, 6u}) {
     auto log = RocksEventLog::Open(dir.path());
     BOOST_REQUIRE(log.ok());
-    std::vector<DecodedEntry> entries;
+    DecodedBatch entries;
     BOOST_REQUIRE(ProjectionRunner::ReadDecoded(log->get(), 0, 7, &entries).ok());
     BOOST_REQUIRE_EQUAL(entries.size(), 7u);
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -239,6 +242,34 @@ BOOST_AUTO_TEST_CASE(a_replay_names_the_edited_record_by_its_offset) {
   }
 }
 
+// Large blocks are their own 2 MiB-aligned mappings, zeroed, rounded up to whole huge pages;
+// small ones come from malloc, zeroed too. A vector on LargeAllocator grows across the two.
+BOOST_AUTO_TEST_CASE(large_blocks_are_zeroed_and_huge_page_aligned) {
+  for (size_t bytes : {size_t{1}, size_t{4096}, kHugePageBytes - 1, kHugePageBytes,
+                       kHugePageBytes + 1, 5 * kHugePageBytes + 17}) {
+    size_t held = 0;
+    char* p = AllocateLarge(bytes, &held);
+    BOOST_TEST_CONTEXT("bytes " << bytes) {
+      BOOST_TEST(held >= bytes);
+      if (bytes >= kHugePageBytes) {
+        BOOST_TEST(reinterpret_cast<uintptr_t>(p) % kHugePageBytes == 0u);
+        BOOST_TEST(held % kHugePageBytes == 0u);
+      } else {
+        BOOST_TEST(held == bytes);
+      }
+      BOOST_TEST(std::all_of(p, p + held, [](char c) { return c == 0; }));
+      std::memset(p, 0x5a, held);  // all of it is writable
+    }
+    FreeLarge(p, held);
+  }
+  std::vector<uint64_t, LargeAllocator<uint64_t>> v;
+  for (uint64_t i = 0; i < 3 * kHugePageBytes / sizeof(uint64_t); ++i) v.push_back(i * 7);
+  uint64_t sum = 0;
+  for (uint64_t x : v) sum += x;
+  uint64_t n = v.size();
+  BOOST_TEST(sum == 7 * n * (n - 1) / 2);
+}
+
 // The transaction's overlay past its first table and arena chunk: every key written is read
 // back (puts, overwrites, deletes), the commit writes exactly those keys, and the emptied
 // overlay starts clean for the next transaction.
@@ -247,7 +278,7 @@ BOOST_AUTO_TEST_CASE(a_view_transaction_holds_thousands_of_keys_and_commits_exac
   auto views = ViewStore::Open(dir.path());
   BOOST_REQUIRE(views.ok());
   ViewStore::Txn txn(views->get());
-  const int kKeys = 20000;  // beyond 1024 slots and a 16 KiB chunk
+  const int kKeys = 100000;  // a table of 256k slots and arena chunks of 4 MiB: on huge pages
   auto key = [](int i) { return "accounts/b/practice-" + std::to_string(i % 7) + "/P" + std::to_string(i); };
   for (int i = 0; i < kKeys; ++i) txn.Put(key(i), "v" + std::to_string(i));
   for (int i = 0; i < kKeys; i += 3) txn.Put(key(i), std::string(40, 'x') + std::to_string(i));  // grows

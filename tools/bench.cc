@@ -174,7 +174,7 @@ int BenchReplay(const Args& args) {
         if (!(*log)->Read(at, ProjectionRunner::kBatchEventsMax, &entries).ok()) return 1;
       }
       double read_s = std::chrono::duration<double>(Clock::now() - t0).count();
-      std::vector<DecodedEntry> decoded;
+      DecodedBatch decoded;
       t0 = Clock::now();
       for (uint64_t at = 0; at < n; at += decoded.size()) {
         if (!ProjectionRunner::ReadDecoded(log->get(), at, ProjectionRunner::kBatchEventsMax, &decoded).ok()) return 1;
