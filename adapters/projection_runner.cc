@@ -28,7 +28,9 @@ ProjectionRunner::~ProjectionRunner() { Stop(); }
 
 Status ProjectionRunner::ReadDecoded(EventLog* log, uint64_t from, size_t max,
                                      DecodedBatch* out) {
-  // Entries already in *out are decoded into again: their strings keep their storage.
+  // Entries already in *out are decoded into again: their strings keep their storage. Room for
+  // `max` up front: growing by doubling would move and zero-fill megabytes along the way.
+  out->reserve(std::min(max, kBatchEventsMax));
   size_t n = 0;
   Status s = log->Scan(from, max, [out, &n](uint64_t offset, std::string_view record) {
     if (n == out->size()) out->emplace_back();
@@ -46,7 +48,11 @@ Status ProjectionRunner::ReadDecoded(EventLog* log, uint64_t from, size_t max,
 uint64_t ProjectionRunner::Fold(ViewStore::Txn& txn, const DecodedBatch& entries,
                                 const std::function<bool(const Event&)>& keep, bool* cut) {
   uint64_t end = 0;
-  for (const auto& entry : entries) {
+  for (size_t at = 0; at < entries.size(); ++at) {
+    const DecodedEntry& entry = entries[at];
+    if (at + kPrefetchAhead < entries.size()) {
+      for (auto& p : projections_) p->Prefetch(txn, entries[at + kPrefetchAhead].event);
+    }
     if (keep && !keep(entry.event)) {
       *cut = true;
       break;

@@ -39,6 +39,8 @@ class ProjectionRunner {
   // CatchUp keeps its writes in memory across batches and commits when this many keys are
   // pending (or at the end): a rebuild then writes each key about once, not once per event.
   static constexpr size_t kCatchUpPendingKeysMax = 1 << 20;
+  // The fold hints the keys of the event this many ahead (Projection::Prefetch).
+  static constexpr size_t kPrefetchAhead = 8;
 
   ProjectionRunner(EventLog* log, ViewStore* views);
   ~ProjectionRunner();

@@ -141,6 +141,10 @@ ViewStore::Overlay::Entry* ViewStore::Overlay::Find(std::string_view key) const 
   }
 }
 
+void ViewStore::Overlay::Prefetch(std::string_view key) const {
+  __builtin_prefetch(&slots()[Hash(key) & mask_]);
+}
+
 char* ViewStore::Overlay::Allocate(size_t bytes) {
   bytes = (bytes + 7) & ~size_t{7};  // entries hold strings: 8-aligned
   if (bytes > left_) {

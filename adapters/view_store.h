@@ -64,6 +64,8 @@ class ViewStore {
     Overlay(const Overlay&) = delete;
     Overlay& operator=(const Overlay&) = delete;
     Entry* Find(std::string_view key) const;
+    // Starts fetching the slot where a lookup of `key` begins.
+    void Prefetch(std::string_view key) const;
     // Adds `key`, which must not be present, with no value.
     Entry* Insert(std::string_view key);
     // Room for `keys` entries without growing the slots.
@@ -123,6 +125,7 @@ class ViewStore {
     std::optional<std::string> Get(std::string_view key) override;
     void Put(std::string_view key, std::string_view value) override;
     void Delete(std::string_view key) override;
+    void Prefetch(std::string_view key) override { overlay_.Prefetch(key); }
     Status Commit();
     size_t size() const { return overlay_.size(); }
 

@@ -84,6 +84,16 @@ class PracticesProjection final : public Projection {
 class AccountsProjection final : public Projection {
  public:
   std::string_view name() const override { return "accounts"; }
+  void Prefetch(ViewTxn& txn, const Event& e) override {
+    if (const auto* p = std::get_if<ChargePosted>(&e.payload)) {
+      txn.Prefetch(BalanceKey(e.practice_id, p->patient_id));
+    } else if (const auto* u = std::get_if<PatientUpserted>(&e.payload)) {
+      txn.Prefetch(PatientKey(e.practice_id, u->patient_id));
+      txn.Prefetch(BalanceKey(e.practice_id, u->patient_id));
+    } else if (const auto* posted = std::get_if<PaymentPosted>(&e.payload)) {
+      for (const auto& a : posted->allocations) txn.Prefetch(BalanceKey(e.practice_id, a.patient_id));
+    }
+  }
   void Apply(ViewTxn& txn, uint64_t offset, const Event& e) override {
     const std::string& pid = e.practice_id;
     std::visit(
@@ -137,6 +147,15 @@ class AccountsProjection final : public Projection {
 class PaymentsProjection final : public Projection {
  public:
   std::string_view name() const override { return "payments"; }
+  void Prefetch(ViewTxn& txn, const Event& e) override {
+    std::visit(Overloaded{
+                   [&](const PaymentSucceeded& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
+                   [&](const PaymentDeclined& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
+                   [&](const PaymentPosted& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
+                   [&](const auto&) {},
+               },
+               e.payload);
+  }
   void Apply(ViewTxn& txn, uint64_t offset, const Event& e) override {
     const std::string& pid = e.practice_id;
     std::visit(

@@ -38,6 +38,8 @@ class Projection {
   virtual ~Projection() = default;
   virtual std::string_view name() const = 0;
   virtual void Apply(ViewTxn& txn, uint64_t offset, const Event& event) = 0;
+  // Called a few events before Apply(event): hints the keys Apply will read (ViewTxn::Prefetch).
+  virtual void Prefetch(ViewTxn& /*txn*/, const Event& /*event*/) {}
 };
 
 // Every projection of remit, in a fixed order.

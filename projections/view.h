@@ -19,6 +19,9 @@ class ViewTxn {
   virtual std::optional<std::string> Get(std::string_view key) = 0;
   virtual void Put(std::string_view key, std::string_view value) = 0;
   virtual void Delete(std::string_view key) = 0;
+  // A hint that `key` will be read soon: a rebuild starts fetching its slot from memory while
+  // it folds the events before. Changes nothing that Get, Put or Delete see.
+  virtual void Prefetch(std::string_view /*key*/) {}
 };
 
 // Fixed-width encodings that sort as numbers.

@@ -284,6 +284,8 @@ BOOST_AUTO_TEST_CASE(a_view_transaction_holds_thousands_of_keys_and_commits_exac
   for (int i = 0; i < kKeys; i += 3) txn.Put(key(i), std::string(40, 'x') + std::to_string(i));  // grows
   for (int i = 1; i < kKeys; i += 5) txn.Delete(key(i));
   txn.Delete("never/written");
+  txn.Prefetch("never/read");  // a hint: it adds nothing
+  txn.Prefetch(key(2));
   BOOST_TEST(txn.size() == static_cast<size_t>(kKeys + 1));
   auto expected = [&](int i) -> std::optional<std::string> {
     if (i % 5 == 1) return std::nullopt;
