@@ -3,6 +3,7 @@
 #include "events/overloaded.h"
 #include "projections/json_object.h"
 
+#include <array>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -11,13 +12,44 @@ namespace {
 
 using nlohmann::json;
 
-std::string Join(std::initializer_list<std::string_view> parts) {
-  std::string k;
-  for (auto p : parts) {
-    if (!k.empty()) k.push_back('/');
-    k.append(p);
+// A key joined with '/' into a buffer on the stack (a longer one moves to the heap): a charge's
+// fold builds its balance key twice (prefetch and apply), and a heap string per key cost about
+// as much as the rest of the fold.
+class StackKey {
+ public:
+  StackKey(std::initializer_list<std::string_view> parts) {
+    for (auto p : parts) {
+      if (size_ > 0) Add("/");
+      Add(p);
+    }
   }
-  return k;
+  operator std::string_view() const {  // NOLINT: a key is used where a string_view is
+    return heap_.empty() ? std::string_view(inline_.data(), size_) : std::string_view(heap_);
+  }
+
+ private:
+  void Add(std::string_view s) {
+    if (heap_.empty() && size_ + s.size() <= inline_.size()) {
+      std::memcpy(inline_.data() + size_, s.data(), s.size());
+      size_ += s.size();
+      return;
+    }
+    if (heap_.empty()) heap_.assign(inline_.data(), size_);
+    heap_.append(s);
+    size_ = heap_.size();
+  }
+
+  std::array<char, 128> inline_;
+  size_t size_ = 0;
+  std::string heap_;
+};
+
+std::string Join(std::initializer_list<std::string_view> parts) {
+  return std::string(std::string_view(StackKey(parts)));
+}
+
+StackKey BalanceStackKey(std::string_view practice, std::string_view patient) {
+  return StackKey({"accounts/b", practice, patient});
 }
 
 json Load(ViewTxn& txn, std::string_view key) {
@@ -25,7 +57,7 @@ json Load(ViewTxn& txn, std::string_view key) {
   return v ? json::parse(*v) : json::object();
 }
 
-void AddCents(ViewTxn& txn, const std::string& key, int64_t delta) {
+void AddCents(ViewTxn& txn, std::string_view key, int64_t delta) {
   auto v = txn.Get(key);
   int64_t now = v ? DecodeCents(*v) : 0;
   txn.Put(key, EncodeCents(now + delta));
@@ -86,12 +118,12 @@ class AccountsProjection final : public Projection {
   std::string_view name() const override { return "accounts"; }
   void Prefetch(ViewTxn& txn, const Event& e) override {
     if (const auto* p = std::get_if<ChargePosted>(&e.payload)) {
-      txn.Prefetch(BalanceKey(e.practice_id, p->patient_id));
+      txn.Prefetch(BalanceStackKey(e.practice_id, p->patient_id));
     } else if (const auto* u = std::get_if<PatientUpserted>(&e.payload)) {
       txn.Prefetch(PatientKey(e.practice_id, u->patient_id));
-      txn.Prefetch(BalanceKey(e.practice_id, u->patient_id));
+      txn.Prefetch(BalanceStackKey(e.practice_id, u->patient_id));
     } else if (const auto* posted = std::get_if<PaymentPosted>(&e.payload)) {
-      for (const auto& a : posted->allocations) txn.Prefetch(BalanceKey(e.practice_id, a.patient_id));
+      for (const auto& a : posted->allocations) txn.Prefetch(BalanceStackKey(e.practice_id, a.patient_id));
     }
   }
   void Apply(ViewTxn& txn, uint64_t offset, const Event& e) override {
@@ -117,11 +149,11 @@ class AccountsProjection final : public Projection {
               if (!p.guarantor_id.empty()) {
                 txn.Put(DependentPrefix(pid, p.guarantor_id) + p.patient_id, "");
               }
-              std::string bal = BalanceKey(pid, p.patient_id);
+              StackKey bal = BalanceStackKey(pid, p.patient_id);
               if (!txn.Get(bal)) txn.Put(bal, EncodeCents(0));
             },
             [&](const ChargePosted& p) {
-              AddCents(txn, BalanceKey(pid, p.patient_id), p.amount_cents);
+              AddCents(txn, BalanceStackKey(pid, p.patient_id), p.amount_cents);
             },
             [&](const PortalInviteIssued& p) {
               txn.Put(Join({"accounts/v", pid, p.invite_id}),
@@ -129,10 +161,10 @@ class AccountsProjection final : public Projection {
             },
             [&](const PaymentPosted& p) {
               for (const auto& a : p.allocations) {
-                AddCents(txn, BalanceKey(pid, a.patient_id), -a.amount_cents);
+                AddCents(txn, BalanceStackKey(pid, a.patient_id), -a.amount_cents);
               }
               if (p.unapplied_cents > 0) {
-                AddCents(txn, BalanceKey(pid, p.guarantor_id), -p.unapplied_cents);
+                AddCents(txn, BalanceStackKey(pid, p.guarantor_id), -p.unapplied_cents);
               }
             },
             [&](const auto&) {},
@@ -322,7 +354,7 @@ std::string CardPrefix(std::string_view practice, std::string_view patient) {
 std::string SessionKey(std::string_view session_id) { return Join({"payments/s", session_id}); }
 
 std::string BalanceKey(std::string_view practice, std::string_view patient) {
-  return Join({"accounts/b", practice, patient});
+  return std::string(std::string_view(BalanceStackKey(practice, patient)));
 }
 
 }  // namespace remit::projections

@@ -242,6 +242,30 @@ BOOST_AUTO_TEST_CASE(a_replay_names_the_edited_record_by_its_offset) {
   }
 }
 
+// Keys are the practice and the id joined by '/', however long the id (the balance key is
+// built on the stack up to 128 bytes, on the heap past that); a charge folds into that key.
+BOOST_AUTO_TEST_CASE(balance_keys_join_their_parts_at_any_length_and_charges_fold_into_them) {
+  for (size_t n : {size_t{1}, size_t{114}, size_t{115}, size_t{300}}) {  // 114: a key of 128 bytes
+    std::string patient(n, 'q');
+    BOOST_TEST(projections::BalanceKey("pr", patient) == "accounts/b/pr/" + patient);
+    MemoryViewTxn txn;
+    auto all = projections::AllProjections();
+    Event e;
+    e.practice_id = "pr";
+    uint64_t offset = 0;
+    for (Payload p : {Payload(PatientUpserted{patient, "F", "L", "", "", "", ""}),
+                      Payload(ChargePosted{"C1", patient, 1234, "Exam", "2026-11-01"}),
+                      Payload(ChargePosted{"C2", patient, 66, "X-ray", "2026-11-02"})}) {
+      e.payload = p;
+      for (auto& projection : all) projection->Apply(txn, offset, e);
+      ++offset;
+    }
+    auto it = txn.data().find(projections::BalanceKey("pr", patient));
+    BOOST_REQUIRE(it != txn.data().end());
+    BOOST_TEST(projections::DecodeCents(it->second) == 1300);
+  }
+}
+
 // Large blocks are their own 2 MiB-aligned mappings, zeroed, rounded up to whole huge pages;
 // small ones come from malloc, zeroed too. A vector on LargeAllocator grows across the two.
 BOOST_AUTO_TEST_CASE(large_blocks_are_zeroed_and_huge_page_aligned) {
