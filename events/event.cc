@@ -159,134 +159,241 @@ struct Encoder {
   }
 };
 
-// Decoding: from the verified union member to the C++ payload.
-Payload DecodePayload(const fb::Body* body) {
+// Decoding: from the verified union member to the C++ payload, in place.
+// The alternative T of *p: the one already there when it is a T (its strings keep their
+// storage: a replay decodes into reused events), else a fresh one. Every field is then set.
+template <class T>
+T& Reuse(Payload* p) {
+  if (auto* t = std::get_if<T>(p)) return *t;
+  return p->emplace<T>();
+}
+
+void DecodePayloadInto(const fb::Body* body, Payload* out) {
   switch (body->payload_type()) {
     case fb::Payload::PracticeRegistered: {
       auto* e = body->payload_as_PracticeRegistered();
-      return PracticeRegistered{Str(e->name()), Str(e->currency())};
+      auto& o = Reuse<PracticeRegistered>(out);
+      Assign(e->name(), &o.name);
+      Assign(e->currency(), &o.currency);
+      return;
     }
     case fb::Payload::SettingsChanged: {
       auto* e = body->payload_as_SettingsChanged();
-      return SettingsChanged{e->portal_payments_enabled(), e->auto_post_to_ledger()};
+      auto& o = Reuse<SettingsChanged>(out);
+      o.portal_payments_enabled = e->portal_payments_enabled();
+      o.auto_post_to_ledger = e->auto_post_to_ledger();
+      return;
     }
     case fb::Payload::StaffTokenIssued: {
       auto* e = body->payload_as_StaffTokenIssued();
-      StaffTokenIssued out{Str(e->token_id()), Str(e->role()), Str(e->label()), {}};
-      CopyBytes(e->token_sha256(), &out.token_sha256);
-      return out;
+      auto& o = Reuse<StaffTokenIssued>(out);
+      Assign(e->token_id(), &o.token_id);
+      Assign(e->role(), &o.role);
+      Assign(e->label(), &o.label);
+      if (!CopyBytes(e->token_sha256(), &o.token_sha256)) o.token_sha256 = {};
+      return;
     }
-    case fb::Payload::StaffTokenRevoked:
-      return StaffTokenRevoked{Str(body->payload_as_StaffTokenRevoked()->token_id())};
+    case fb::Payload::StaffTokenRevoked: {
+      auto* e = body->payload_as_StaffTokenRevoked();
+      auto& o = Reuse<StaffTokenRevoked>(out);
+      Assign(e->token_id(), &o.token_id);
+      return;
+    }
     case fb::Payload::PatientUpserted: {
       auto* e = body->payload_as_PatientUpserted();
-      return PatientUpserted{Str(e->patient_id()), Str(e->first_name()), Str(e->last_name()),
-                             Str(e->phone()),      Str(e->email()),      Str(e->date_of_birth()),
-                             Str(e->guarantor_id())};
+      auto& o = Reuse<PatientUpserted>(out);
+      Assign(e->patient_id(), &o.patient_id);
+      Assign(e->first_name(), &o.first_name);
+      Assign(e->last_name(), &o.last_name);
+      Assign(e->phone(), &o.phone);
+      Assign(e->email(), &o.email);
+      Assign(e->date_of_birth(), &o.date_of_birth);
+      Assign(e->guarantor_id(), &o.guarantor_id);
+      return;
     }
     case fb::Payload::ChargePosted: {
       auto* e = body->payload_as_ChargePosted();
-      return ChargePosted{Str(e->charge_id()), Str(e->patient_id()), e->amount_cents(),
-                          Str(e->description()), Str(e->service_date())};
+      auto& o = Reuse<ChargePosted>(out);
+      Assign(e->charge_id(), &o.charge_id);
+      Assign(e->patient_id(), &o.patient_id);
+      o.amount_cents = e->amount_cents();
+      Assign(e->description(), &o.description);
+      Assign(e->service_date(), &o.service_date);
+      return;
     }
     case fb::Payload::PortalInviteIssued: {
       auto* e = body->payload_as_PortalInviteIssued();
-      return PortalInviteIssued{Str(e->patient_id()), Str(e->invite_id()), e->expires_at_us()};
+      auto& o = Reuse<PortalInviteIssued>(out);
+      Assign(e->patient_id(), &o.patient_id);
+      Assign(e->invite_id(), &o.invite_id);
+      o.expires_at_us = e->expires_at_us();
+      return;
     }
     case fb::Payload::PortalEnrolled: {
       auto* e = body->payload_as_PortalEnrolled();
-      return PortalEnrolled{Str(e->patient_id()), Str(e->username()), Str(e->invite_id())};
+      auto& o = Reuse<PortalEnrolled>(out);
+      Assign(e->patient_id(), &o.patient_id);
+      Assign(e->username(), &o.username);
+      Assign(e->invite_id(), &o.invite_id);
+      return;
     }
     case fb::Payload::IdentityVerified: {
       auto* e = body->payload_as_IdentityVerified();
-      return IdentityVerified{Str(e->username()), Str(e->patient_id()), Str(e->method()),
-                              Str(e->identity_id()), e->expires_at_us()};
+      auto& o = Reuse<IdentityVerified>(out);
+      Assign(e->username(), &o.username);
+      Assign(e->patient_id(), &o.patient_id);
+      Assign(e->method(), &o.method);
+      Assign(e->identity_id(), &o.identity_id);
+      o.expires_at_us = e->expires_at_us();
+      return;
     }
     case fb::Payload::IdentityFailed: {
       auto* e = body->payload_as_IdentityFailed();
-      return IdentityFailed{Str(e->username()), Str(e->method()), Str(e->reason())};
+      auto& o = Reuse<IdentityFailed>(out);
+      Assign(e->username(), &o.username);
+      Assign(e->method(), &o.method);
+      Assign(e->reason(), &o.reason);
+      return;
     }
     case fb::Payload::PasswordVerified: {
       auto* e = body->payload_as_PasswordVerified();
-      return PasswordVerified{Str(e->username()), Str(e->patient_id()), Str(e->challenge_id()),
-                              e->expires_at_us()};
+      auto& o = Reuse<PasswordVerified>(out);
+      Assign(e->username(), &o.username);
+      Assign(e->patient_id(), &o.patient_id);
+      Assign(e->challenge_id(), &o.challenge_id);
+      o.expires_at_us = e->expires_at_us();
+      return;
     }
     case fb::Payload::PasswordFailed: {
       auto* e = body->payload_as_PasswordFailed();
-      return PasswordFailed{Str(e->username()), Str(e->reason())};
+      auto& o = Reuse<PasswordFailed>(out);
+      Assign(e->username(), &o.username);
+      Assign(e->reason(), &o.reason);
+      return;
     }
     case fb::Payload::SecondFactorVerified: {
       auto* e = body->payload_as_SecondFactorVerified();
-      return SecondFactorVerified{Str(e->username()), Str(e->patient_id()), e->totp_step(),
-                                  Str(e->challenge_id())};
+      auto& o = Reuse<SecondFactorVerified>(out);
+      Assign(e->username(), &o.username);
+      Assign(e->patient_id(), &o.patient_id);
+      o.totp_step = e->totp_step();
+      Assign(e->challenge_id(), &o.challenge_id);
+      return;
     }
     case fb::Payload::SecondFactorFailed: {
       auto* e = body->payload_as_SecondFactorFailed();
-      return SecondFactorFailed{Str(e->username()), Str(e->reason()), Str(e->challenge_id())};
+      auto& o = Reuse<SecondFactorFailed>(out);
+      Assign(e->username(), &o.username);
+      Assign(e->reason(), &o.reason);
+      Assign(e->challenge_id(), &o.challenge_id);
+      return;
     }
     case fb::Payload::LockedOut: {
       auto* e = body->payload_as_LockedOut();
-      return LockedOut{Str(e->username()), Str(e->stage()), e->until_us()};
+      auto& o = Reuse<LockedOut>(out);
+      Assign(e->username(), &o.username);
+      Assign(e->stage(), &o.stage);
+      o.until_us = e->until_us();
+      return;
     }
     case fb::Payload::SessionStarted: {
       auto* e = body->payload_as_SessionStarted();
-      return SessionStarted{Str(e->session_id()), Str(e->patient_id()), e->expires_at_us(),
-                            Str(e->username())};
+      auto& o = Reuse<SessionStarted>(out);
+      Assign(e->session_id(), &o.session_id);
+      Assign(e->patient_id(), &o.patient_id);
+      o.expires_at_us = e->expires_at_us();
+      Assign(e->username(), &o.username);
+      return;
     }
     case fb::Payload::SessionEnded: {
       auto* e = body->payload_as_SessionEnded();
-      return SessionEnded{Str(e->session_id()), Str(e->reason())};
+      auto& o = Reuse<SessionEnded>(out);
+      Assign(e->session_id(), &o.session_id);
+      Assign(e->reason(), &o.reason);
+      return;
     }
     case fb::Payload::PaymentSubmitted: {
       auto* e = body->payload_as_PaymentSubmitted();
-      return PaymentSubmitted{Str(e->payment_id()),      Str(e->patient_id()),
-                              Str(e->guarantor_id()),    e->amount_cents(),
-                              Str(e->card_id()),         Str(e->card_brand()),
-                              Str(e->card_last4()),      e->save_card(),
-                              Str(e->processor_token()), e->exp_month(),
-                              e->exp_year()};
+      auto& o = Reuse<PaymentSubmitted>(out);
+      Assign(e->payment_id(), &o.payment_id);
+      Assign(e->patient_id(), &o.patient_id);
+      Assign(e->guarantor_id(), &o.guarantor_id);
+      o.amount_cents = e->amount_cents();
+      Assign(e->card_id(), &o.card_id);
+      Assign(e->card_brand(), &o.card_brand);
+      Assign(e->card_last4(), &o.card_last4);
+      o.save_card = e->save_card();
+      Assign(e->processor_token(), &o.processor_token);
+      o.exp_month = e->exp_month();
+      o.exp_year = e->exp_year();
+      return;
     }
     case fb::Payload::PaymentSucceeded: {
       auto* e = body->payload_as_PaymentSucceeded();
-      return PaymentSucceeded{Str(e->payment_id()), Str(e->processor_ref())};
+      auto& o = Reuse<PaymentSucceeded>(out);
+      Assign(e->payment_id(), &o.payment_id);
+      Assign(e->processor_ref(), &o.processor_ref);
+      return;
     }
     case fb::Payload::PaymentDeclined: {
       auto* e = body->payload_as_PaymentDeclined();
-      return PaymentDeclined{Str(e->payment_id()), Str(e->decline_reason())};
+      auto& o = Reuse<PaymentDeclined>(out);
+      Assign(e->payment_id(), &o.payment_id);
+      Assign(e->decline_reason(), &o.decline_reason);
+      return;
     }
     case fb::Payload::CardSaved: {
       auto* e = body->payload_as_CardSaved();
-      return CardSaved{Str(e->card_id()), Str(e->patient_id()), Str(e->processor_token()),
-                       Str(e->brand()),   Str(e->last4()),      e->exp_month(),
-                       e->exp_year()};
+      auto& o = Reuse<CardSaved>(out);
+      Assign(e->card_id(), &o.card_id);
+      Assign(e->patient_id(), &o.patient_id);
+      Assign(e->processor_token(), &o.processor_token);
+      Assign(e->brand(), &o.brand);
+      Assign(e->last4(), &o.last4);
+      o.exp_month = e->exp_month();
+      o.exp_year = e->exp_year();
+      return;
     }
     case fb::Payload::CardRemoved: {
       auto* e = body->payload_as_CardRemoved();
-      return CardRemoved{Str(e->card_id()), Str(e->patient_id())};
+      auto& o = Reuse<CardRemoved>(out);
+      Assign(e->card_id(), &o.card_id);
+      Assign(e->patient_id(), &o.patient_id);
+      return;
     }
     case fb::Payload::PaymentPosted: {
       auto* e = body->payload_as_PaymentPosted();
-      PaymentPosted out{Str(e->payment_id()), {}, e->unapplied_cents(), Str(e->posted_by()),
-                        Str(e->guarantor_id())};
+      auto& o = Reuse<PaymentPosted>(out);
+      Assign(e->payment_id(), &o.payment_id);
+      o.allocations.clear();
       if (e->allocations() != nullptr) {
         for (const auto* a : *e->allocations()) {
-          out.allocations.push_back({Str(a->charge_id()), Str(a->patient_id()), a->amount_cents()});
+          o.allocations.push_back({Str(a->charge_id()), Str(a->patient_id()), a->amount_cents()});
         }
       }
-      return out;
+      o.unapplied_cents = e->unapplied_cents();
+      Assign(e->posted_by(), &o.posted_by);
+      Assign(e->guarantor_id(), &o.guarantor_id);
+      return;
     }
     case fb::Payload::InboxNotificationRead: {
       auto* e = body->payload_as_InboxNotificationRead();
-      return InboxNotificationRead{Str(e->notification_id()), Str(e->read_by())};
+      auto& o = Reuse<InboxNotificationRead>(out);
+      Assign(e->notification_id(), &o.notification_id);
+      Assign(e->read_by(), &o.read_by);
+      return;
     }
     case fb::Payload::RecordAccessed: {
       auto* e = body->payload_as_RecordAccessed();
-      return RecordAccessed{Str(e->resource()), Str(e->patient_id())};
+      auto& o = Reuse<RecordAccessed>(out);
+      Assign(e->resource(), &o.resource);
+      Assign(e->patient_id(), &o.patient_id);
+      return;
     }
     case fb::Payload::NONE:
       break;
   }
-  return PracticeRegistered{};  // unreachable: DecodeRecord rejects NONE and unknown types
+  out->emplace<PracticeRegistered>();  // unreachable: DecodeRecord rejects NONE and unknown types
 }
 
 }  // namespace
@@ -375,7 +482,7 @@ Status DecodeRecordInto(std::string_view record, Event* out) {
   e.schema_version = b->schema_version();
   Assign(b->command_key(), &e.command_key);
   Assign(b->actor(), &e.actor);
-  e.payload = DecodePayload(b);
+  DecodePayloadInto(b, &e.payload);
   return Status::OK();
 }
 
