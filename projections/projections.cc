@@ -30,7 +30,7 @@ class StackKey {
  private:
   void Add(std::string_view s) {
     if (heap_.empty() && size_ + s.size() <= inline_.size()) {
-      std::memcpy(inline_.data() + size_, s.data(), s.size());
+      if (!s.empty()) std::memcpy(inline_.data() + size_, s.data(), s.size());
       size_ += s.size();
       return;
     }
