@@ -73,6 +73,29 @@ Result<Handle> NewProducer(const std::string& brokers, const std::string& client
                  {"socket.timeout.ms", "6000"}});
 }
 
+namespace {
+
+std::vector<std::pair<const char*, std::string>> ConsumerSettings(const std::string& brokers,
+                                                                  const std::string& client_id,
+                                                                  const std::string& group) {
+  return {{"bootstrap.servers", brokers},
+          {"client.id", client_id},
+          {"group.id", group},
+          {"enable.auto.commit", "false"},
+          {"enable.auto.offset.store", "false"},
+          // A write is answered once the mirror has read it back: a short fetch wait
+          // keeps that quick (the mock waits it out on every fetch; measured in
+          // docs/benchmarks.md), at the cost of more idle fetches.
+          {"fetch.wait.max.ms", "2"},
+          {"fetch.error.backoff.ms", "20"},
+          {"socket.timeout.ms", "6000"},
+          // A member that stops heartbeating loses its partitions in this long.
+          {"session.timeout.ms", "6000"},
+          {"heartbeat.interval.ms", "500"}};
+}
+
+}  // namespace
+
 Result<Handle> NewConsumer(const std::string& brokers, const std::string& client_id,
                            const std::string& group,
                            void (*rebalance)(rd_kafka_t*, rd_kafka_resp_err_t,
@@ -81,21 +104,18 @@ Result<Handle> NewConsumer(const std::string& brokers, const std::string& client
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   if (rebalance != nullptr) rd_kafka_conf_set_rebalance_cb(conf, rebalance);
   if (opaque != nullptr) rd_kafka_conf_set_opaque(conf, opaque);
-  auto h = Create(RD_KAFKA_CONSUMER, conf,
-                  {{"bootstrap.servers", brokers},
-                   {"client.id", client_id},
-                   {"group.id", group},
-                   {"enable.auto.commit", "false"},
-                   {"enable.auto.offset.store", "false"},
-                   // A write is answered once the mirror has read it back: a short fetch wait
-                   // keeps that quick (the mock waits it out on every fetch; measured in
-                   // docs/benchmarks.md), at the cost of more idle fetches.
-                   {"fetch.wait.max.ms", "2"},
-                   {"fetch.error.backoff.ms", "20"},
-                   {"socket.timeout.ms", "6000"},
-                   // A member that stops heartbeating loses its partitions in this long.
-                   {"session.timeout.ms", "6000"},
-                   {"heartbeat.interval.ms", "500"}});
+  auto h = Create(RD_KAFKA_CONSUMER, conf, ConsumerSettings(brokers, client_id, group));
+  if (!h.ok()) return h;
+  rd_kafka_poll_set_consumer(h->get());
+  return h;
+}
+
+Result<Handle> NewMirrorConsumer(const std::string& brokers, const std::string& client_id,
+                                 const std::string& group) {
+  auto settings = ConsumerSettings(brokers, client_id, group);
+  // librdkafka's default ("largest") would jump to the end past records never read.
+  settings.emplace_back("auto.offset.reset", "error");
+  auto h = Create(RD_KAFKA_CONSUMER, rd_kafka_conf_new(), settings);
   if (!h.ok()) return h;
   rd_kafka_poll_set_consumer(h->get());
   return h;

@@ -30,6 +30,12 @@ Result<Handle> NewConsumer(const std::string& brokers, const std::string& client
                            void (*rebalance)(rd_kafka_t*, rd_kafka_resp_err_t,
                                              rd_kafka_topic_partition_list_t*, void*) = nullptr,
                            void* opaque = nullptr);
+// A consumer that mirrors partitions from positions it keeps itself (rd_kafka_assign): an
+// offset the broker calls out of range is an error message (RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET;
+// the partition stops fetching until it is assigned again), never a silent jump to the end
+// past records the mirror has not read.
+Result<Handle> NewMirrorConsumer(const std::string& brokers, const std::string& client_id,
+                                 const std::string& group);
 // The topic's partition count; waits up to `timeout_ms` for it to appear. The error names how
 // to create it.
 Result<int32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms);

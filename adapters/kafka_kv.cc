@@ -5,7 +5,9 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <future>
+#include <thread>
 
 #include "adapters/kafka_client.h"
 #include "events/types.h"
@@ -56,7 +58,8 @@ Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const
   auto count = kafka::PartitionCount(kv->impl_->producer.get(), topic, 10000);
   if (!count.ok()) return count.status();
   if (*count != 1) return Status::InvalidArgument("Kafka topic " + topic + " must have one partition");
-  auto consumer = kafka::NewConsumer(brokers, client_id + "-mirror", "remit-mirror-" + RandomHex(8));
+  auto consumer =
+      kafka::NewMirrorConsumer(brokers, client_id + "-mirror", "remit-mirror-" + RandomHex(8));
   if (!consumer.ok()) return consumer.status();
   kv->impl_->consumer = std::move(consumer.value());
   Status s = kafka::Assign(kv->impl_->consumer.get(), topic,
@@ -83,6 +86,7 @@ void KafkaKv::MirrorLoop() {
     if (m == nullptr) continue;
     rocksdb::WriteBatch batch;
     int64_t next = -1;
+    bool reassign = false;
     while (m != nullptr) {
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->key != nullptr && m->key_len > 0) {
         batch.Put(rocksdb::Slice(static_cast<const char*>(m->key), m->key_len),
@@ -91,23 +95,43 @@ void KafkaKv::MirrorLoop() {
         next = m->offset + 1;
       } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         next = m->offset + 1;
+      } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        reassign = true;
+      } else {
+        spdlog::warn("Kafka store {}: {}", topic_, rd_kafka_message_errstr(m));
       }
       rd_kafka_message_destroy(m);
       m = batch.Count() >= 4096 ? nullptr : rd_kafka_consumer_poll(impl_->consumer.get(), 0);
     }
-    if (next < 0) continue;
-    batch.Put(kPositionKey, std::to_string(next)).PermitUncheckedError();
-    // Not synced: the topic is the durable copy, and the position travels with the values.
-    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
-    if (!s.ok()) {
-      spdlog::error("Kafka store {} stopped: {}", topic_, s.ToString());
-      return;
+    if (next >= 0) {
+      batch.Put(kPositionKey, std::to_string(next)).PermitUncheckedError();
+      // Not synced: the topic is the durable copy, and the position travels with the values.
+      rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+      if (!s.ok()) {
+        spdlog::error("Kafka store {} stopped: {}", topic_, s.ToString());
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        position_ = next;
+      }
+      position_cv_.notify_all();
     }
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      position_ = next;
+    if (reassign) {
+      // The broker called the mirror's position out of range and fetching stopped there. Start
+      // again from the position, never past it; a miss meanwhile is "cannot tell" (Get).
+      int64_t at = 0;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        at = position_;
+      }
+      spdlog::error("Kafka store {}: offset {} is out of range on the broker; fetching it again",
+                    topic_, at);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      Status s = kafka::Assign(impl_->consumer.get(), topic_,
+                               {at == 0 ? RD_KAFKA_OFFSET_BEGINNING : at});
+      if (!s.ok()) spdlog::error("Kafka store {}: {}", topic_, s.ToString());
     }
-    position_cv_.notify_all();
   }
 }
 

@@ -282,6 +282,15 @@ void Scenario(int processes, const std::function<void(Deployment&)>& mid_load) {
   for (auto& t : clients) t.join();
   BOOST_TEST_MESSAGE("payments done at " << FormatTime(NowMicros(), true));
   for (const auto& f : failures) BOOST_ERROR(f);
+  if (!failures.empty()) {
+    // What the processes' Kafka stores said, for the diagnosis.
+    for (size_t i = 0; i < d.size(); ++i) {
+      std::istringstream lines(ReadAll(d.proc(i).data + ".out"));
+      for (std::string line; std::getline(lines, line);) {
+        if (line.find("Kafka store") != std::string::npos) std::fprintf(stderr, "node%zu: %s\n", i, line.c_str());
+      }
+    }
+  }
   BOOST_REQUIRE(failures.empty());
   BOOST_REQUIRE(faulted.load());  // the fault happened mid-load
   size_t total = 0;
