@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "adapters/kafka_client.h"
 #include "adapters/kafka_event_log.h"
 #include "adapters/kafka_kv.h"
 #include "adapters/kafka_mock.h"
@@ -308,4 +309,30 @@ BOOST_AUTO_TEST_CASE(a_kv_store_miss_is_never_guessed_while_the_brokers_are_away
   auto later = (*b)->Get("token/t2");
   BOOST_REQUIRE_MESSAGE(later.ok(), later.status().ToString());
   BOOST_TEST(later->value_or("") == "card two");
+}
+
+// A mirror's consumer never jumps past records it has not read: a position the broker calls out
+// of range is an error to the mirror (which fetches from its own position again), where
+// librdkafka's default would skip to the partition's end and deliver what follows.
+BOOST_AUTO_TEST_CASE(a_mirror_consumer_out_of_range_gets_an_error_never_a_jump) {
+  std::string topic = NewTopic(1);
+  TempDir dir;
+  auto kv = KafkaKv::Open(Cluster().bootstrap_servers(), topic, dir.path(), "kv-w", true);
+  BOOST_REQUIRE_MESSAGE(kv.ok(), kv.status().ToString());
+  for (int i = 0; i < 3; ++i) BOOST_REQUIRE((*kv)->Put("k" + std::to_string(i), "v").ok());
+  auto consumer = kafka::NewMirrorConsumer(Cluster().bootstrap_servers(), "oor", "oor-" + RandomHex(4));
+  BOOST_REQUIRE(consumer.ok());
+  BOOST_REQUIRE(kafka::Assign(consumer->get(), topic, {100}).ok());  // beyond the end (3)
+  bool reset_error = false;
+  int delivered = 0;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       !reset_error && std::chrono::steady_clock::now() < until;) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer->get(), 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) reset_error = true;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) ++delivered;
+    rd_kafka_message_destroy(m);
+  }
+  BOOST_TEST(reset_error);
+  BOOST_TEST(delivered == 0);
 }
