@@ -32,6 +32,13 @@ const Remit = {
     crypto.getRandomValues(b);
     return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
   },
+  // Orders the answers of one view's loads and saves: begin() before each call, and only the
+  // newest call's answer may be shown (current(t)), so a slow early answer never puts back what
+  // a later load or save replaced. The screen shows what the server last said, never older.
+  latest() {
+    let n = 0;
+    return { begin() { return ++n; }, current(t) { return t === n; } };
+  },
   el(id) { return document.getElementById(id); },
   show(id, on = true) { Remit.el(id).hidden = !on; },
   setError(id, text) { const e = Remit.el(id); if (e) e.textContent = text || ""; },

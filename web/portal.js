@@ -69,8 +69,13 @@
 
   function relationship(m) { return m.relationship === "self" ? "You" : "Dependent"; }
 
+  // Only the newest load's answer is shown (a slow early one never replaces a later one).
+  const viewSeq = Remit.latest(), cardsSeq = Remit.latest();
+
   async function showPortal() {
+    const t = viewSeq.begin();
     const r = await Remit.call("GET", api + "/me/balances", { token: session });
+    if (!viewSeq.current(t)) return;
     if (r.status === 401) { sessionStorage.removeItem("remit-session-" + practice); session = null; return step("step-identity"); }
     view = r.body;
     step("portal");
@@ -101,7 +106,9 @@
   }
 
   async function showCards() {
+    const t = cardsSeq.begin();
     const r = await Remit.call("GET", api + "/me/cards", { token: session });
+    if (!cardsSeq.current(t)) return;
     const cards = r.status === 200 ? r.body.items : [];
     const list = $("cards"), saved = $("saved-cards");
     list.replaceChildren();
@@ -111,6 +118,7 @@
       const li = Remit.text("li", name + " ");
       const rm = Remit.text("button", "Remove", { class: "link", type: "button", "aria-label": "Remove card ending " + c.last4 });
       rm.addEventListener("click", async () => {
+        rm.disabled = true;
         await Remit.call("DELETE", api + "/me/cards/" + encodeURIComponent(c.card_id), { token: session });
         showCards();
       });
@@ -133,11 +141,12 @@
   $("pay-form").addEventListener("change", updateNewCard);
   $("amount").addEventListener("input", () => { $("pay-other").checked = true; });
 
-  $("pay-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    Remit.setError("amount-error", "");
-    Remit.setError("card-error", "");
-    $("result").replaceChildren();
+  // A payment whose answer never came (the network failed, or the server was unavailable) is
+  // sent again with the same Idempotency-Key and body, so a second click can never pay twice.
+  let unanswered = null;
+  let paying = false;
+
+  async function buildPayment() {
     let cents = view.amount_due_cents;
     if ($("pay-other").checked) {
       cents = Remit.parseDollars($("amount").value);
@@ -156,24 +165,58 @@
     } else {
       body.card_id = choice.value;
     }
-    $("pay-button").disabled = true;
-    const r = await Remit.call("POST", api + "/me/payments", { token: session, body, headers: { "Idempotency-Key": Remit.newKey() } });
-    $("pay-button").disabled = false;
-    for (const id of ["card-number", "card-exp-month", "card-exp-year", "card-cvc", "amount"]) $(id).value = "";
-    $("save-card").checked = false;
+    return { key: Remit.newKey(), body };
+  }
+
+  function payResult(r) {
     const note = document.createElement("div");
-    if (r.status === 201) {
+    note.className = "notice bad";
+    if (r === null) {
+      note.textContent = "We did not hear back about your payment. Press Pay again to check on it: it will not be charged twice.";
+    } else if (r.status === 201) {
       note.className = "notice ok";
       note.textContent = "Thank you. Your payment of " + Remit.dollars(r.body.amount_cents) + " with " + r.body.card.brand + " ending " + r.body.card.last4 + " was received.";
     } else if (r.status === 402) {
-      note.className = "notice bad";
       note.textContent = "Your card was declined (" + String(r.body.decline_reason).replace(/_/g, " ") + "). No payment was made.";
     } else {
-      note.className = "notice bad";
       note.textContent = "The payment could not be made: " + (r.body && r.body.detail ? r.body.detail : "please try again") + ".";
     }
+    return note;
+  }
+
+  async function pay() {
+    Remit.setError("amount-error", "");
+    Remit.setError("card-error", "");
+    $("result").replaceChildren();
+    const attempt = unanswered || await buildPayment();
+    if (!attempt) return;
+    let r = null;
+    try {
+      r = await Remit.call("POST", api + "/me/payments", { token: session, body: attempt.body, headers: { "Idempotency-Key": attempt.key } });
+    } catch (e) {
+      r = null;
+    }
+    unanswered = (r === null || r.status >= 500) ? attempt : null;
+    if (!unanswered) {
+      for (const id of ["card-number", "card-exp-month", "card-exp-year", "card-cvc", "amount"]) $(id).value = "";
+      $("save-card").checked = false;
+    }
+    const note = payResult(unanswered ? null : r);
     await showPortal();
     $("result").replaceChildren(note);
+  }
+
+  $("pay-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (paying) return;
+    paying = true;
+    $("pay-button").disabled = true;
+    try {
+      await pay();
+    } finally {
+      paying = false;
+      $("pay-button").disabled = false;
+    }
   });
 
   document.title = "Patient Portal";

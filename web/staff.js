@@ -49,8 +49,12 @@
     location.reload();
   });
 
+  const inboxSeq = Remit.latest(), txSeq = Remit.latest(), settingsSeq = Remit.latest(), resourcesSeq = Remit.latest();
+
   async function loadInbox() {
+    const t = inboxSeq.begin();
     const r = await Remit.call("GET", base() + "/inbox", { token });
+    if (!inboxSeq.current(t)) return;
     const body = $("inbox-items");
     body.replaceChildren();
     const items = r.status === 200 ? r.body.items : [];
@@ -63,6 +67,7 @@
       if (!n.read) {
         const b = Remit.text("button", "Mark as read", { class: "link", type: "button", "aria-label": "Mark as read: payment from " + n.patient_name });
         b.addEventListener("click", async () => {
+          b.disabled = true;
           await Remit.call("POST", base() + "/inbox/" + encodeURIComponent(n.notification_id) + "/read", { token });
           loadInbox();
         });
@@ -75,22 +80,24 @@
   }
 
   async function loadTransactions() {
+    const t = txSeq.begin();
     const r = await Remit.call("GET", base() + "/transactions?limit=100", { token });
+    if (!txSeq.current(t)) return;
     const body = $("tx-items");
     body.replaceChildren();
     const items = r.status === 200 ? r.body.items : [];
-    for (const t of items) {
+    for (const tx of items) {
       const tr = document.createElement("tr");
-      tr.append(Remit.text("td", new Date(t.submitted_at).toLocaleString()), Remit.text("td", t.patient_name),
-                Remit.text("td", Remit.dollars(t.amount_cents), { class: "num" }),
-                Remit.text("td", t.card_brand + " " + t.card_last4), Remit.text("td", t.status));
+      tr.append(Remit.text("td", new Date(tx.submitted_at).toLocaleString()), Remit.text("td", tx.patient_name),
+                Remit.text("td", Remit.dollars(tx.amount_cents), { class: "num" }),
+                Remit.text("td", tx.card_brand + " " + tx.card_last4), Remit.text("td", tx.status));
       const ledger = document.createElement("td");
-      ledger.textContent = t.ledger_status || "";
-      if (t.ledger_status === "pending" && role !== "auditor") {
-        const b = Remit.text("button", "Post to ledger", { type: "button", "aria-label": "Post to ledger: " + Remit.dollars(t.amount_cents) + " from " + t.patient_name });
+      ledger.textContent = tx.ledger_status || "";
+      if (tx.ledger_status === "pending" && role !== "auditor") {
+        const b = Remit.text("button", "Post to ledger", { type: "button", "aria-label": "Post to ledger: " + Remit.dollars(tx.amount_cents) + " from " + tx.patient_name });
         b.addEventListener("click", async () => {
           b.disabled = true;
-          await Remit.call("POST", base() + "/payments/" + encodeURIComponent(t.payment_id) + "/post-to-ledger", { token });
+          await Remit.call("POST", base() + "/payments/" + encodeURIComponent(tx.payment_id) + "/post-to-ledger", { token });
           loadTransactions();
         });
         ledger.append(" ", b);
@@ -101,27 +108,49 @@
     Remit.show("tx-empty", items.length === 0);
   }
 
-  async function loadSettings() {
+  // The toggles are disabled until the server's settings are on screen, and while a save is
+  // in flight; whatever answer comes last in the order of the calls is what the screen shows.
+  function setSettingsEnabled(on) {
+    $("set-payments").disabled = !on;
+    $("set-autopost").disabled = !on;
+  }
+  function showSettings(s) {
+    $("set-payments").checked = s.portal_payments_enabled;
+    $("set-autopost").checked = s.auto_post_to_ledger;
+    setSettingsEnabled(role === "admin");
+  }
+  async function loadSettings(message) {
+    const t = settingsSeq.begin();
+    setSettingsEnabled(false);
+    $("settings-status").textContent = "Loading…";
     const r = await Remit.call("GET", base() + "/settings", { token });
+    if (!settingsSeq.current(t)) return;
     if (r.status !== 200) { $("settings-status").textContent = "Only staff can see settings."; return; }
-    $("set-payments").checked = r.body.portal_payments_enabled;
-    $("set-autopost").checked = r.body.auto_post_to_ledger;
-    const admin = role === "admin";
-    $("set-payments").disabled = !admin;
-    $("set-autopost").disabled = !admin;
-    $("settings-status").textContent = admin ? "" : "Only an admin can change settings.";
+    showSettings(r.body);
+    $("settings-status").textContent = message || (role === "admin" ? "" : "Only an admin can change settings.");
   }
   async function saveSettings() {
-    const r = await Remit.call("PUT", base() + "/settings", { token, body: {
-      portal_payments_enabled: $("set-payments").checked, auto_post_to_ledger: $("set-autopost").checked } });
-    if (r.status === 200) await loadSettings();
-    $("settings-status").textContent = r.status === 200 ? "Saved." : "Not saved: " + (r.body && r.body.detail);
+    const t = settingsSeq.begin();  // a load still in flight is stale from here on
+    const wanted = { portal_payments_enabled: $("set-payments").checked, auto_post_to_ledger: $("set-autopost").checked };
+    setSettingsEnabled(false);
+    $("settings-status").textContent = "Saving…";
+    const r = await Remit.call("PUT", base() + "/settings", { token, body: wanted });
+    if (!settingsSeq.current(t)) return;
+    if (r.status === 200) {
+      showSettings(r.body);
+      $("settings-status").textContent = "Saved.";
+      return;
+    }
+    // Not saved: show what the server holds, not what was clicked.
+    await loadSettings("Not saved: " + ((r.body && r.body.detail) || "please try again") + ".");
   }
   $("set-payments").addEventListener("change", saveSettings);
   $("set-autopost").addEventListener("change", saveSettings);
 
   async function loadResources() {
+    const t = resourcesSeq.begin();
     const r = await Remit.call("GET", base() + "/resources/portal-link", { token });
+    if (!resourcesSeq.current(t)) return;
     $("portal-link").value = r.status === 200 ? r.body.url : "";
   }
   $("copy-link").addEventListener("click", async () => {

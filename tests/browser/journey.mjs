@@ -263,10 +263,49 @@ try {
     await kb.close();
   });
 
-  await check("payments turned off: the portal says so and offers no form", async () => {
+  const settingsUrl = remit.base + "/api/v1/practices/demo-dental/settings";
+  const serverSettings = async () =>
+    (await fetch(settingsUrl, { headers: { Authorization: "Bearer " + remit.admin } })).json();
+  const putSettings = async (body) => {
+    const r = await fetch(settingsUrl, { method: "PUT", headers: { Authorization: "Bearer " + remit.admin, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    assert.equal(r.status, 200);
+  };
+
+  await check("settings: a slow early answer never replaces a newer one, and the toggles wait for the server", async () => {
+    // The first load's answer is taken from the server now and handed to the page 1.5 s later,
+    // after a second load has shown a newer state.
+    let first = true, staleDone;
+    const staleDelivered = new Promise((r) => { staleDone = r; });
+    await staff.route(settingsUrl, async (route) => {
+      if (route.request().method() !== "GET" || !first) return route.continue();
+      first = false;
+      const res = await route.fetch();
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.fulfill({ response: res });
+      staleDone();
+    });
     await staff.getByRole("tab", { name: "Settings", exact: true }).click();
+    assert.equal(await staff.locator("#set-autopost").isDisabled(), true, "the toggle is enabled before the settings are loaded");
+    await putSettings({ auto_post_to_ledger: true });
+    await staff.getByRole("tab", { name: "Inbox" }).click();
+    await staff.getByRole("tab", { name: "Settings", exact: true }).click();
+    await staff.waitForFunction(() => { const b = document.querySelector("#set-autopost"); return b.checked && !b.disabled; });
+    await staleDelivered;
+    await staff.waitForTimeout(300);  // the page has read the stale answer by now
+    assert.equal(await staff.locator("#set-autopost").isChecked(), true, "a stale answer replaced the newer settings");
+    await staff.unroute(settingsUrl);
+    await putSettings({ auto_post_to_ledger: false });
+  });
+
+  await check("payments turned off: the portal says so and offers no form", async () => {
+    await staff.getByRole("tab", { name: "Inbox" }).click();
+    await staff.getByRole("tab", { name: "Settings", exact: true }).click();
+    // Act only on what the server holds: the toggle is enabled once its value is loaded.
+    await staff.waitForFunction(() => { const b = document.querySelector("#set-payments"); return b.checked && !b.disabled; });
     await staff.getByLabel("Patient Portal Payments").uncheck();
     await staff.getByText("Saved.").waitFor();
+    await staff.waitForFunction(() => { const b = document.querySelector("#set-payments"); return !b.checked && !b.disabled; });
+    assert.equal((await serverSettings()).portal_payments_enabled, false);
     await shot(staff, "staff-settings");
     await page.reload();
     await page.getByText("Online payments are turned off for this practice").waitFor();
