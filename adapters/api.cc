@@ -82,7 +82,8 @@ std::optional<bool> OptBool(const json& j, const char* field) {
   return it->get<bool>();
 }
 
-// Cents: a JSON integer and positive. Anything else that is present is 422 invalid_amount.
+// Cents: a JSON integer, 1 to kAmountCentsMax. Anything else that is present is 422
+// invalid_amount.
 Cents PositiveCents(const json& j, const char* field) {
   auto it = j.find(field);
   if (it == j.end() || it->is_null()) {
@@ -90,12 +91,15 @@ Cents PositiveCents(const json& j, const char* field) {
   }
   if (it->is_number_integer() && !it->is_number_unsigned()) {
     int64_t v = it->get<int64_t>();
-    if (v > 0) return v;
+    if (IsValidAmount(v)) return v;
   } else if (it->is_number_unsigned()) {
     uint64_t v = it->get<uint64_t>();
-    if (v > 0 && v <= static_cast<uint64_t>(INT64_MAX)) return static_cast<Cents>(v);
+    if (v <= static_cast<uint64_t>(kAmountCentsMax) && IsValidAmount(static_cast<Cents>(v))) {
+      return static_cast<Cents>(v);
+    }
   }
-  throw Invalid{422, "invalid_amount", std::string(field) + " must be a positive integer number of cents"};
+  throw Invalid{422, "invalid_amount", std::string(field) + " must be a whole number of cents from 1 to " +
+                                           std::to_string(kAmountCentsMax)};
 }
 
 // ---- Paths ----------------------------------------------------------------------------------
@@ -153,7 +157,8 @@ int HttpStatusFor(engine::Reject r) {
     case Reject::kLockedOut: return 429;
     case Reject::kPaymentsDisabled: return 403;
     case Reject::kInvalidGuarantor:
-    case Reject::kAmountExceedsBalance: return 422;
+    case Reject::kAmountExceedsBalance:
+    case Reject::kInvalidAmount: return 422;
   }
   return 500;
 }

@@ -55,7 +55,7 @@ std::optional<json> FamilyView(const Reader& r, const std::string& practice,
   Cents total = 0;
   auto add = [&](const json& p, const char* relationship) {
     Cents b = balance(p.value("patient_id", ""));
-    total += b;
+    total = AddCents(total, b);
     members.push_back({{"patient_id", p.value("patient_id", "")},
                        {"first_name", p.value("first_name", "")},
                        {"last_name", p.value("last_name", "")},
@@ -91,7 +91,7 @@ std::optional<json> FamilyView(const Reader& r, const std::string& practice,
       auto pv = r.get(pj::PaymentKey(practice, id));
       if (!pv) continue;
       json p = json::parse(*pv);
-      pending_total += p.value("amount_cents", Cents{0});
+      pending_total = AddCents(pending_total, p.value("amount_cents", Cents{0}));
       pending.push_back({{"payment_id", id},
                          {"patient_id", p["patient_id"]},
                          {"amount_cents", p["amount_cents"]},
@@ -106,7 +106,7 @@ std::optional<json> FamilyView(const Reader& r, const std::string& practice,
               {"members", members},
               {"total_balance_cents", total},
               {"pending_payments", pending},
-              {"amount_due_cents", std::max<Cents>(0, total - pending_total)}};
+              {"amount_due_cents", std::max<Cents>(0, SubCents(total, pending_total))}};
 }
 
 // Folds practice `practice`'s events up to `as_of_us` into memory, with the same projections

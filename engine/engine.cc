@@ -120,21 +120,21 @@ std::vector<std::string> ViewMembers(const PracticeState& s, const std::string& 
 Cents PatientBalance(const PracticeState& s, const std::string& patient_id) {
   Cents b = 0;
   for (const auto& [id, c] : s.charges) {
-    if (c.patient_id == patient_id) b += c.open_cents;
+    if (c.patient_id == patient_id) b = AddCents(b, c.open_cents);
   }
   auto credit = s.credits.find(patient_id);
-  if (credit != s.credits.end()) b -= credit->second;
+  if (credit != s.credits.end()) b = SubCents(b, credit->second);
   return b;
 }
 
 Cents AmountDue(const PracticeState& s, const std::string& patient_id) {
   auto members = ViewMembers(s, patient_id);
   Cents due = 0;
-  for (const auto& m : members) due += PatientBalance(s, m);
+  for (const auto& m : members) due = AddCents(due, PatientBalance(s, m));
   for (const auto& [id, p] : s.payments) {
     if (!PaymentCountsAsPending(p)) continue;
     if (std::find(members.begin(), members.end(), p.submitted.patient_id) != members.end()) {
-      due -= p.submitted.amount_cents;
+      due = SubCents(due, p.submitted.amount_cents);
     }
   }
   return std::max<Cents>(0, due);
@@ -163,7 +163,7 @@ PaymentPosted Allocate(const PracticeState& s, const PaymentState& payment) {
   }
   out.unapplied_cents = left;
   Cents total = out.unapplied_cents;
-  for (const auto& a : out.allocations) total += a.amount_cents;
+  for (const auto& a : out.allocations) total = AddCents(total, a.amount_cents);
   if (total != p.amount_cents || left < 0) Broken("posting does not balance");
   return out;
 }
@@ -192,6 +192,7 @@ std::string_view RejectCode(Reject r) {
     case Reject::kSessionNotFound: return "unauthorized";
     case Reject::kPaymentsDisabled: return "payments_disabled";
     case Reject::kAmountExceedsBalance: return "amount_exceeds_balance";
+    case Reject::kInvalidAmount: return "invalid_amount";
     case Reject::kCardNotFound: return "card_not_found";
     case Reject::kPaymentNotFound: return "not_found";
     case Reject::kNotPostable: return "not_postable";
@@ -280,7 +281,10 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
             if (!s.patients.contains(ch.patient_id)) {
               return Rejected(Reject::kPatientNotFound, "no patient " + ch.patient_id);
             }
-            if (ch.amount_cents <= 0) Broken("non-positive charge reached the engine");
+            if (!IsValidAmount(ch.amount_cents)) {
+              return Rejected(Reject::kInvalidAmount, "amount_cents must be 1 to " +
+                                                          std::to_string(kAmountCentsMax));
+            }
             return Emit(ctx, {ch});
           },
           [&](const IssueInvite& c) -> Decision {
@@ -396,7 +400,10 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
             if (!s.patients.contains(c.patient_id)) {
               return Rejected(Reject::kPatientNotFound, "no patient " + c.patient_id);
             }
-            if (c.amount_cents <= 0) Broken("non-positive payment reached the engine");
+            if (!IsValidAmount(c.amount_cents)) {
+              return Rejected(Reject::kInvalidAmount, "amount_cents must be 1 to " +
+                                                          std::to_string(kAmountCentsMax));
+            }
             PaymentSubmitted p{c.payment_id, c.patient_id, GuarantorOf(s, c.patient_id),
                                c.amount_cents, c.card_id, c.brand, c.last4, c.save_card,
                                c.processor_token, c.exp_month, c.exp_year};
@@ -589,10 +596,13 @@ void Evolve(PracticeState* s, const Event& e) {
                    pay.posted = true;
                    for (const auto& a : p.allocations) {
                      auto& c = s->charges[a.charge_id];
-                     c.open_cents -= a.amount_cents;
+                     c.open_cents = SubCents(c.open_cents, a.amount_cents);
                      if (c.open_cents < 0) Broken("a charge was allocated more than it owed");
                    }
-                   if (p.unapplied_cents > 0) s->credits[p.guarantor_id] += p.unapplied_cents;
+                   if (p.unapplied_cents > 0) {
+                     Cents& credit = s->credits[p.guarantor_id];
+                     credit = AddCents(credit, p.unapplied_cents);
+                   }
                  },
                  [&](const InboxNotificationRead& p) { s->notifications_read[p.notification_id] = true; },
                  [&](const auto&) {},

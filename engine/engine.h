@@ -37,6 +37,7 @@ enum class Reject {
   // Payments.
   kPaymentsDisabled,
   kAmountExceedsBalance,
+  kInvalidAmount,
   kCardNotFound,
   kPaymentNotFound,
   kNotPostable,

@@ -16,6 +16,24 @@ using EventId = std::array<uint8_t, 16>;
 // Money is always int64 cents. No floating point near an amount.
 using Cents = int64_t;
 
+// The largest amount one command may carry (a charge, a payment, a refund, an adjustment, a
+// request): spec/api.md's 1,000,000,000 cents, checked by the API and again by the engine.
+inline constexpr Cents kAmountCentsMax = 1'000'000'000;
+inline constexpr bool IsValidAmount(Cents c) { return c > 0 && c <= kAmountCentsMax; }
+
+// Sums of amounts (balances, totals, what is due) saturate instead of wrapping: a log written
+// before amounts were capped may hold amounts near 2^63, and folding it must stay defined.
+inline Cents AddCents(Cents a, Cents b) {
+  Cents r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+inline Cents SubCents(Cents a, Cents b) {
+  Cents r;
+  if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
 // SHA-256 of the concatenation of the given pieces (events/sha256.h: how, and two at once).
 Hash256 Sha256(std::string_view a, std::string_view b = {});
 std::string Hex(const uint8_t* data, size_t n);

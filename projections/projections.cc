@@ -57,10 +57,14 @@ json Load(ViewTxn& txn, std::string_view key) {
   return v ? json::parse(*v) : json::object();
 }
 
-void AddCents(ViewTxn& txn, std::string_view key, int64_t delta) {
+// Balances saturate (types.h): no history can overflow one.
+void RaiseBalance(ViewTxn& txn, std::string_view key, Cents amount) {
   auto v = txn.Get(key);
-  int64_t now = v ? DecodeCents(*v) : 0;
-  txn.Put(key, EncodeCents(now + delta));
+  txn.Put(key, EncodeCents(AddCents(v ? DecodeCents(*v) : 0, amount)));
+}
+void LowerBalance(ViewTxn& txn, std::string_view key, Cents amount) {
+  auto v = txn.Get(key);
+  txn.Put(key, EncodeCents(SubCents(v ? DecodeCents(*v) : 0, amount)));
 }
 
 // Practices, their settings and their staff tokens.
@@ -153,7 +157,7 @@ class AccountsProjection final : public Projection {
               if (!txn.Get(bal)) txn.Put(bal, EncodeCents(0));
             },
             [&](const ChargePosted& p) {
-              AddCents(txn, BalanceStackKey(pid, p.patient_id), p.amount_cents);
+              RaiseBalance(txn, BalanceStackKey(pid, p.patient_id), p.amount_cents);
             },
             [&](const PortalInviteIssued& p) {
               txn.Put(Join({"accounts/v", pid, p.invite_id}),
@@ -161,10 +165,10 @@ class AccountsProjection final : public Projection {
             },
             [&](const PaymentPosted& p) {
               for (const auto& a : p.allocations) {
-                AddCents(txn, BalanceStackKey(pid, a.patient_id), -a.amount_cents);
+                LowerBalance(txn, BalanceStackKey(pid, a.patient_id), a.amount_cents);
               }
               if (p.unapplied_cents > 0) {
-                AddCents(txn, BalanceStackKey(pid, p.guarantor_id), -p.unapplied_cents);
+                LowerBalance(txn, BalanceStackKey(pid, p.guarantor_id), p.unapplied_cents);
               }
             },
             [&](const auto&) {},

@@ -95,6 +95,11 @@ BOOST_AUTO_TEST_CASE(charges_are_idempotent_by_charge_id) {
       {PostCharge{Charge("C1", "P1", 100)}, ""},
       {PostCharge{Charge("C1", "P1", 100)}, "unchanged"},
       {PostCharge{Charge("C1", "P1", 101)}, "charge_conflict"},
+      // Amounts outside 1..kAmountCentsMax are refused by the engine too, not only the API.
+      {PostCharge{Charge("C2", "P1", kAmountCentsMax + 1)}, "invalid_amount"},
+      {PostCharge{Charge("C2", "P1", 0)}, "invalid_amount"},
+      {PostCharge{Charge("C2", "P1", INT64_MAX)}, "invalid_amount"},
+      {PostCharge{Charge("C2", "P1", kAmountCentsMax)}, ""},
       {IssueInvite{"P1", "inv", 5}, ""},
       {IssueInvite{"P2", "inv", 5}, "patient_not_found"},
   });

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <thread>
 
+#include "adapters/rocks_event_log.h"
 #include "test_util.h"
 
 using namespace remit;
@@ -232,7 +233,8 @@ BOOST_AUTO_TEST_CASE(charges_idempotent_conflict_and_amounts) {
   unknown["charge_id"] = "C2";
   unknown["patient_id"] = "P404";
   ExpectProblem(s.Call("POST", base + "/charges", staff, unknown), 404, "patient_not_found");
-  for (const char* bad : {"12.5", "\"12\"", "1e3", "-5", "0", "1000.0", "99999999999999999999"}) {
+  for (const char* bad : {"12.5", "\"12\"", "1e3", "-5", "0", "1000.0", "99999999999999999999",
+                          "1000000001", "9223372036854775807", "-9223372036854775808"}) {
     std::string body = R"({"charge_id":"C3","patient_id":"P100","description":"x","service_date":"2026-10-01","amount_cents":)" +
                        std::string(bad) + "}";
     BOOST_TEST_CONTEXT("amount " << bad) {
@@ -252,6 +254,15 @@ BOOST_AUTO_TEST_CASE(charges_idempotent_conflict_and_amounts) {
   BOOST_TEST(LogEnd() == end);
   auto bal = s.Call("GET", base + "/accounts/P100/balance", auditor);
   BOOST_TEST(bal.body["total_balance_cents"] == 12000);  // exactly one charge counted
+}
+
+BOOST_AUTO_TEST_CASE(amounts_at_the_cap_add_up_without_overflow) {
+  // spec/api.md: at most 1,000,000,000 cents per amount; sums of many are still exact.
+  Patient("P100", "Jane");
+  for (int i = 0; i < 3; ++i) Charge("MAX" + std::to_string(i), "P100", kAmountCentsMax);
+  auto bal = s.Call("GET", base + "/accounts/P100/balance", auditor);
+  BOOST_TEST(bal.body["total_balance_cents"] == 3 * kAmountCentsMax);
+  BOOST_TEST(bal.body["amount_due_cents"] == 3 * kAmountCentsMax);
 }
 
 BOOST_AUTO_TEST_CASE(family_balance_view) {
@@ -391,4 +402,49 @@ BOOST_AUTO_TEST_CASE(state_survives_restart) {
                          {"service_date", "2026-01-02"}}).status == 409);
   BOOST_TEST(s.Call("POST", "/api/v1/practices", op,
                     json{{"practice_id", "keep-me"}, {"name", "K"}, {"currency", "USD"}}).status == 409);
+}
+
+// Regression: a log written before amounts were capped held two charges of 2^63-1 cents; their
+// sum wrapped (undefined behaviour, and a sanitizer abort at every start). Such a log must still
+// start and fold, with balances that saturate instead of wrapping.
+BOOST_AUTO_TEST_CASE(a_log_with_amounts_near_2_63_still_starts) {
+  TempDir dir;
+  {
+    auto log = RocksEventLog::Open(dir.path() + "/log");
+    BOOST_REQUIRE(log.ok());
+    Hash256 prev{};
+    std::vector<LogRecord> records;
+    std::vector<Payload> payloads = {
+        PracticeRegistered{"Old", "USD"},
+        PatientUpserted{"P1", "A", "B", "", "", "", ""},
+        ChargePosted{"C1", "P1", INT64_MAX, "x", "2026-01-01"},
+        ChargePosted{"C2", "P1", INT64_MAX, "x", "2026-01-02"},
+    };
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      Event e;
+      e.practice_id = "old-practice";
+      e.command_key = "k" + std::to_string(i);
+      e.event_id = DeriveEventId(e.practice_id, e.command_key, 0);
+      e.occurred_at_us = 1780000000000000 + static_cast<int64_t>(i);
+      e.payload = payloads[i];
+      records.push_back(LogRecord{e.practice_id, Seal(&e, prev)});
+      prev = e.hash;
+    }
+    BOOST_REQUIRE((*log)->Append(std::move(records)).ok());
+  }
+  TestServer s(dir.path());
+  std::string admin =
+      s.Call("POST", "/api/v1/practices/old-practice/tokens", s.operator_token(), json{{"role", "admin"}})
+          .body["token"];
+  auto bal = s.Call("GET", "/api/v1/practices/old-practice/accounts/P1/balance", admin);
+  BOOST_TEST(bal.status == 200);
+  BOOST_TEST(bal.body["total_balance_cents"] == INT64_MAX);
+  // New commands still decide: a further charge is refused on its amount, a valid one lands.
+  ExpectProblem(s.Call("POST", "/api/v1/practices/old-practice/charges", admin,
+                       json{{"charge_id", "C3"}, {"patient_id", "P1"}, {"amount_cents", INT64_MAX},
+                            {"service_date", "2026-01-03"}}),
+                422, "invalid_amount");
+  BOOST_TEST(s.Call("POST", "/api/v1/practices/old-practice/charges", admin,
+                    json{{"charge_id", "C4"}, {"patient_id", "P1"}, {"amount_cents", 100},
+                         {"service_date", "2026-01-03"}}).status == 201);
 }
