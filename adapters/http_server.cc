@@ -38,6 +38,89 @@ std::string UrlDecode(std::string_view s, bool query) {
   return out;
 }
 
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // the sequence runs past the end
+    for (size_t k = 1; k <= n; ++k) {
+      auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+namespace {
+
+bool Clean(std::string_view s) {
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return IsValidUtf8(s);
+}
+
+}  // namespace
+
+bool ParseTarget(HttpRequest* r) {
+  auto q = r->target.find('?');
+  r->path = UrlDecode(std::string_view(r->target).substr(0, q), false);
+  if (!Clean(r->path)) return false;
+  if (q == std::string::npos) return true;
+  std::string_view qs = std::string_view(r->target).substr(q + 1);
+  while (!qs.empty()) {
+    auto amp = qs.find('&');
+    std::string_view part = qs.substr(0, amp);
+    auto eq = part.find('=');
+    std::string name = UrlDecode(part.substr(0, eq), true);
+    std::string value = eq == std::string_view::npos ? "" : UrlDecode(part.substr(eq + 1), true);
+    if (!Clean(name) || !Clean(value)) return false;
+    r->query[std::move(name)] = std::move(value);
+    if (amp == std::string_view::npos) break;
+    qs.remove_prefix(amp + 1);
+  }
+  return true;
+}
+
+std::string LogSafe(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && u != '\\') {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  return out;
+}
+
 struct HttpServer::Impl {
   HttpHandler handler;
   asio::io_context ioc;
@@ -105,19 +188,13 @@ struct HttpServer::Impl {
       HttpRequest r;
       r.method = std::string(req.method_string());
       r.target = std::string(req.target());
-      auto q = r.target.find('?');
-      r.path = UrlDecode(std::string_view(r.target).substr(0, q), false);
-      if (q != std::string::npos) {
-        std::string_view qs = std::string_view(r.target).substr(q + 1);
-        while (!qs.empty()) {
-          auto amp = qs.find('&');
-          std::string_view part = qs.substr(0, amp);
-          auto eq = part.find('=');
-          r.query[UrlDecode(part.substr(0, eq), true)] =
-              eq == std::string_view::npos ? "" : UrlDecode(part.substr(eq + 1), true);
-          if (amp == std::string_view::npos) break;
-          qs.remove_prefix(amp + 1);
-        }
+      if (!ParseTarget(&r)) {
+        HttpResponse bad{400, "application/problem+json",
+                         R"({"type":"about:blank","title":"Bad Request","status":400,)"
+                         R"("detail":"the request path or query is not valid UTF-8 text","code":"validation_failed"})",
+                         {}};
+        Write(sock, bad, false, req.version(), ec);
+        break;
       }
       for (const auto& f : req) {
         std::string name(f.name_string());
@@ -129,7 +206,7 @@ struct HttpServer::Impl {
       try {
         resp = handler(r);
       } catch (const std::exception& e) {
-        spdlog::error("handler failed on {} {}: {}", r.method, r.path, e.what());
+        spdlog::error("handler failed on {} {}: {}", LogSafe(r.method), LogSafe(r.path), LogSafe(e.what()));
         resp = HttpResponse{500, "application/problem+json",
                             R"({"type":"about:blank","title":"Internal Server Error","status":500,"code":"internal"})",
                             {}};

@@ -60,5 +60,14 @@ class HttpServer {
 
 // Percent-decoding of a URL component ('+' is a space only in queries).
 std::string UrlDecode(std::string_view s, bool query);
+// Fills r->path and r->query from r->target. False when a decoded path, query name or value is
+// not valid UTF-8 or holds a control character: such a request is answered 400 and never reaches
+// a handler (or a log line) as raw bytes.
+bool ParseTarget(HttpRequest* r);
+// Well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+// `s` for a log line: printable ASCII as is, everything else (newlines, other control bytes,
+// non-ASCII) as \xNN, so no request can forge or break a line of the log.
+std::string LogSafe(std::string_view s);
 
 }  // namespace remit

@@ -336,6 +336,34 @@ BOOST_AUTO_TEST_CASE(transport_errors) {
                 "unauthorized");
 }
 
+// Regression: a path that decoded to invalid UTF-8 answered 500 (the problem document could not
+// be encoded) and went raw into the error log, so "%0A" could forge a log line.
+BOOST_AUTO_TEST_CASE(invalid_utf8_or_control_bytes_in_a_path_are_400) {
+  auto end = LogEnd();
+  for (const char* target : {"/x%FF", "/api/v1/practices/acme-dental/settings%C0%AF",
+                             "/api/v1/practices/%0Aforged/settings", "/api/v1/whoami%00",
+                             "/api/v1/practices/acme-dental/transactions?cursor=%FF",
+                             "/api/v1/practices/acme-dental/transactions?%ED%A0%80=1"}) {
+    BOOST_TEST_CONTEXT(target) { ExpectProblem(s.Call("GET", target, auditor), 400, "validation_failed"); }
+  }
+  ExpectProblem(s.Call("POST", "/api/v1/practices/acme-dental/charges%FF", staff, json::object()), 400,
+                "validation_failed");
+  BOOST_TEST(LogEnd() == end);
+  // Text that is valid UTF-8 still reaches the router.
+  ExpectProblem(s.Call("GET", "/caf%C3%A9", auditor), 404, "not_found");
+}
+
+BOOST_AUTO_TEST_CASE(utf8_check_and_log_escaping) {
+  BOOST_TEST(IsValidUtf8("plain ascii"));
+  BOOST_TEST(IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xb3"));
+  for (std::string_view bad : {"\xff", "\xc3", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                          "\xf0\x9f\x92", "ok\xc3"}) {
+    BOOST_TEST_CONTEXT(LogSafe(bad)) { BOOST_TEST(!IsValidUtf8(bad)); }
+  }
+  BOOST_TEST(LogSafe("GET /a\n[error] forged") == "GET /a\\x0a[error] forged");
+  BOOST_TEST(LogSafe("caf\xc3\xa9\\") == "caf\\xc3\\xa9\\x5c");
+}
+
 BOOST_AUTO_TEST_CASE(concurrent_writers_read_their_writes) {
   // Every write that answered 2xx is visible to the next read, from any thread.
   for (int p = 0; p < 8; ++p) Patient("P" + std::to_string(p), "Pat");
