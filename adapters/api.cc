@@ -169,7 +169,7 @@ HttpResponse FromRejection(const engine::Rejection& rej) {
 
 HttpResponse FromExec(const Result<ExecResult>& r) {
   if (!r.ok() && r.status().message().starts_with("read_only")) {
-    return Problem(503, "read_only", "this server was started read-only; nothing can be changed");
+    return Problem(503, "read_only", "this server takes no writes; nothing was changed");
   }
   if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
   return FromRejection(*r->rejection);
@@ -203,7 +203,14 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   std::string route = "unmatched";
   HttpResponse resp;
   try {
-    if (auto forwarded = ForwardToOwner(req)) {
+    if (app_->read_only() && req.method != "GET" && req.method != "HEAD") {
+      // Nothing may change: refused before any store (secrets, cards, idempotency) is touched.
+      std::string why = app_->degraded_reason();
+      resp = Problem(503, "read_only",
+                     why.empty() ? "this server was started read-only; nothing can be changed"
+                                 : "this server takes no writes: " + why);
+      route = "read_only";
+    } else if (auto forwarded = ForwardToOwner(req)) {
       route = "forwarded";
       resp = std::move(*forwarded);
     } else {
@@ -402,11 +409,14 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     *route = "/healthz";
     Status s = app_->runner().status();
     if (!s.ok()) return Json(503, {{"status", "failing"}, {"detail", s.ToString()}});
+    int64_t checked = node_->storage_checked_at_us.load();
+    json storage_checked = checked == 0 ? json(nullptr) : json(FormatTime(checked));
     if (!app_->degraded_reason().empty()) {
-      return Json(503, {{"status", "read_only"}, {"detail", app_->degraded_reason()}});
+      return Json(503, {{"status", "read_only"}, {"detail", app_->degraded_reason()},
+                        {"storage_checked_at", storage_checked}});
     }
     if (app_->read_only()) return Json(200, {{"status", "ok"}, {"read_only", true}});
-    return Json(200, {{"status", "ok"}});
+    return Json(200, {{"status", "ok"}, {"storage_checked_at", storage_checked}});
   }
   if (req.path == "/openapi.yaml") {
     *route = "/openapi.yaml";

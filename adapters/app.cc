@@ -24,32 +24,6 @@ int RoleRank(std::string_view role) {
   return 0;
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Status WriteFileMode(const std::string& path, const std::string& data, unsigned mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Status::IOError("cannot create " + path);
-  ::fchmod(fd, mode);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      return Status::IOError("cannot write " + path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok ? Status::OK() : Status::IOError("cannot sync " + path);
-}
-
 Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   if (sodium_init() < 0) return Status::IOError("libsodium failed to initialise");
   std::unique_ptr<App> app(new App());
@@ -80,6 +54,20 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   if (!s.ok() && !options.read_only) return s;
   if (!s.ok()) app->degraded_reason_ = s.ToString();
   app->runner_ = std::make_unique<ProjectionRunner>(app->log_.get(), app->views_.get());
+  // The views are an independent record of how far the log got: they never apply an event the
+  // log has not made durable, so views ahead of the log mean the log lost acknowledged events.
+  uint64_t log_end = app->log_->EndOffset(), views_at = app->runner_->max_checkpoint();
+  if (views_at > log_end) {
+    Status lost = Status::Corruption(
+        options.data_dir + "/log: the log ends at offset " + std::to_string(log_end) +
+        " but the views (" + options.data_dir + "/views) have applied it up to offset " +
+        std::to_string(views_at) + ": " + std::to_string(views_at - log_end) +
+        " acknowledged events are missing from the log, the first at offset " +
+        std::to_string(log_end) + ". The log was damaged or replaced by an older copy; keep the "
+        "directory as it is and restore it from a backup (remit restore; docs/operations.md)");
+    if (!options.read_only) return lost;
+    app->degraded_reason_ = lost.ToString();
+  }
   s = app->runner_->CatchUp(app->log_->EndOffset());
   if (!s.ok() && !options.read_only) return s;
   if (!s.ok() && app->degraded_reason_.empty()) app->degraded_reason_ = s.ToString();
@@ -193,8 +181,16 @@ bool App::PracticeExists(const std::string& practice_id) const {
   return views_->Get(projections::PracticeKey(practice_id)).has_value();
 }
 
+void App::Degrade(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> l(degraded_mu_);
+    if (degraded_reason_.empty()) degraded_reason_ = reason;
+  }
+  degraded_ = true;
+}
+
 Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Command& cmd) {
-  if (options_.read_only) return Status::InvalidArgument("read_only: this server was started read-only");
+  if (read_only()) return Status::InvalidArgument("read_only: this server takes no writes");
   if (ctx.now_us == 0) ctx.now_us = NowMicros();
   bool registering = std::holds_alternative<engine::RegisterPractice>(cmd);
   Slot* slot = GetSlot(ctx.practice_id, registering);

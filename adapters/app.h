@@ -21,6 +21,7 @@
 #include <string>
 
 #include "adapters/event_log.h"
+#include "adapters/files.h"
 #include "adapters/kv_store.h"
 #include "adapters/projection_runner.h"
 #include "adapters/view_store.h"
@@ -115,9 +116,18 @@ class App {
   EventLog& log() { return *log_; }
   ProjectionRunner& runner() { return *runner_; }
   uint64_t events_appended() const { return events_appended_.load(); }
-  bool read_only() const { return options_.read_only; }
-  // In read-only mode: why the log could not be fully read (empty when it could).
-  const std::string& degraded_reason() const { return degraded_reason_; }
+  // Started read-only, or degraded since (Degrade): every write answers 503 read_only.
+  bool read_only() const { return options_.read_only || degraded_.load(); }
+  // Why the server does not take writes, or cannot serve everything: a log that could not be
+  // fully read at a read-only start, or damage found later (empty when neither).
+  std::string degraded_reason() const {
+    std::lock_guard<std::mutex> l(degraded_mu_);
+    return degraded_reason_;
+  }
+  // Damage found while running (the background storage check): from now on every write is
+  // refused with 503 read_only and /healthz answers 503 with `reason`. Never undone while the
+  // process runs: the data directory needs an operator (docs/operations.md).
+  void Degrade(const std::string& reason);
 
  private:
   struct Slot {
@@ -146,11 +156,9 @@ class App {
   mutable std::shared_mutex slots_mu_;
   std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;
   std::atomic<uint64_t> events_appended_{0};
-  std::string degraded_reason_;
+  mutable std::mutex degraded_mu_;
+  std::string degraded_reason_;  // GUARDED_BY(degraded_mu_)
+  std::atomic<bool> degraded_{false};
 };
-
-// Reads a file whole; writes one with the given mode (created or truncated, then fsynced).
-Result<std::string> ReadFile(const std::string& path);
-Status WriteFileMode(const std::string& path, const std::string& data, unsigned mode);
 
 }  // namespace remit

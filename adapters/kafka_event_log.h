@@ -62,6 +62,7 @@ class KafkaEventLog final : public EventLog {
   Status ReadKey(std::string_view key, uint64_t from, size_t max_entries,
                  std::vector<LogEntry>* out) override;
   uint64_t EndOffset() const override;
+  Status VerifyStorage() override { return mirror_->VerifyStorage(); }
   bool WaitFor(uint64_t offset, std::chrono::milliseconds timeout) override;
 
   int32_t partitions() const { return partitions_; }

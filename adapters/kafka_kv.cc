@@ -1,3 +1,4 @@
+#include "adapters/rocks_options.h"
 #include "adapters/kafka_kv.h"
 
 #include <rocksdb/db.h>
@@ -43,10 +44,12 @@ Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const
   kv->fresh_misses_ = fresh_misses;
   kv->impl_ = std::make_unique<Impl>();
   rocksdb::Options options;
+  ApplyStoreOptions(&options);
   options.create_if_missing = true;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status rs = rocksdb::DB::Open(options, dir, &raw);
-  if (!rs.ok()) return Status::IOError("open " + dir + ": " + rs.ToString());
+  if (!rs.ok()) return StoreError(rs, StoreKind::kKv, dir);
+  kv->dir_ = dir;
   kv->db_.reset(raw);
   std::string pos;
   if (kv->db_->Get(rocksdb::ReadOptions(), kPositionKey, &pos).ok()) {
@@ -181,5 +184,7 @@ Status KafkaKv::CatchUp(std::chrono::milliseconds timeout) {
   if (!WaitPosition(*high, timeout)) return Status::TimedOut("the Kafka store " + topic_ + " is behind");
   return Status::OK();
 }
+
+Status KafkaKv::VerifyStorage() const { return VerifyStore(db_.get(), StoreKind::kKv, dir_); }
 
 }  // namespace remit

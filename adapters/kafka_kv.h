@@ -33,6 +33,7 @@ class KafkaKv final : public KvStore {
   Status Put(const std::string& key, const std::string& value) override;
   // With fresh misses, a miss that cannot be confirmed against the topic is an error.
   Result<Value> Get(const std::string& key) const override;
+  Status VerifyStorage() const override;
   // Waits until the mirror holds everything the topic held when called.
   Status CatchUp(std::chrono::milliseconds timeout);
 
@@ -43,6 +44,7 @@ class KafkaKv final : public KvStore {
   bool WaitPosition(int64_t offset, std::chrono::milliseconds timeout);
 
   std::string topic_;
+  std::string dir_;
   bool fresh_misses_ = false;
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<rocksdb::DB> db_;

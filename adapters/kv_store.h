@@ -22,9 +22,14 @@ class KvStore {
   // tell (a Kafka store that cannot reach its topic): a miss is never guessed.
   using Value = std::optional<std::string>;
   virtual Result<Value> Get(const std::string& key) const = 0;
+  // Reads everything the store keeps on disk and checks it (the background check); OK for a
+  // store with nothing of its own to check.
+  virtual Status VerifyStorage() const { return Status::OK(); }
 };
 
 // The embedded store in `dir`.
 Result<std::unique_ptr<KvStore>> OpenRocksKv(const std::string& dir);
+// The same, read-only (also beside a running server): Put fails.
+Result<std::unique_ptr<KvStore>> OpenRocksKvReadOnly(const std::string& dir);
 
 }  // namespace remit

@@ -1,5 +1,7 @@
 #include "adapters/node.h"
 
+#include <spdlog/spdlog.h>
+
 #include "projections/projections.h"
 
 namespace remit {
@@ -101,7 +103,40 @@ Status Node::StartMembership() {
   return Status::OK();
 }
 
+Status Node::CheckStorage() {
+  Status s = app->log().VerifyStorage();
+  if (s.ok()) s = app->views().VerifyStorage();
+  if (s.ok() && idempotency) s = idempotency->VerifyStorage();
+  if (s.ok() && secrets) s = secrets->VerifyStorage();
+  if (s.ok() && sandbox) s = sandbox->VerifyStorage();
+  if (!s.ok()) {
+    spdlog::error("storage check failed, taking no more writes: {}", s.ToString());
+    app->Degrade("storage check: " + s.ToString());
+  }
+  storage_checked_at_us = NowMicros();
+  return s;
+}
+
+void Node::StartStorageCheck(std::chrono::milliseconds interval) {
+  check_thread_ = std::thread([this, interval] {
+    std::unique_lock<std::mutex> l(check_mu_);
+    while (!check_stop_) {
+      l.unlock();
+      Status s = CheckStorage();
+      l.lock();
+      if (!s.ok()) return;  // degraded for good: nothing more to find out
+      check_cv_.wait_for(l, interval, [&] { return check_stop_; });
+    }
+  });
+}
+
 Node::~Node() {
+  {
+    std::lock_guard<std::mutex> l(check_mu_);
+    check_stop_ = true;
+  }
+  check_cv_.notify_all();
+  if (check_thread_.joinable()) check_thread_.join();
   membership.reset();
   portal.reset();
   sandbox.reset();

@@ -3,7 +3,12 @@
 // Thread safety: the members are thread-safe; Open and destruction are single-threaded.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <vector>
 
@@ -47,10 +52,25 @@ struct Node {
   // Kafka mode: joins the group once peers can reach this process at app->public_url(). A
   // partition's open payments are finished when it becomes this process's.
   Status StartMembership();
+
+  // The background storage check: reads every store of the node whole and checks it (block
+  // checksums of the log, views, idempotency, secrets and processor stores; reads that failed on
+  // damage). Damage degrades the App: writes answer 503 read_only and /healthz 503, naming the
+  // store. Runs at once, then every `interval`, on a thread of its own.
+  static constexpr auto kStorageCheckInterval = std::chrono::hours(1);
+  void StartStorageCheck(std::chrono::milliseconds interval = kStorageCheckInterval);
+  // One pass of the check, on the calling thread; degrades the App on damage.
+  Status CheckStorage();
+  // When the last pass ended (0 before the first), for /healthz.
+  std::atomic<int64_t> storage_checked_at_us{0};
   ~Node();
 
  private:
   std::optional<KafkaSetup> kafka_;
+  std::mutex check_mu_;
+  std::condition_variable check_cv_;
+  bool check_stop_ = false;  // GUARDED_BY(check_mu_)
+  std::thread check_thread_;
 };
 
 }  // namespace remit

@@ -20,6 +20,7 @@ ProjectionRunner::ProjectionRunner(EventLog* log, ViewStore* views)
     uint64_t cp = v ? std::stoull(*v, nullptr, 16) : 0;
     checkpoints_.push_back(cp);
     min_cp = std::min(min_cp, cp);
+    max_checkpoint_ = std::max(max_checkpoint_, cp);
   }
   applied_end_ = projections_.empty() ? 0 : min_cp;
 }

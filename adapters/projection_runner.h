@@ -55,6 +55,8 @@ class ProjectionRunner {
   // Waits until every event before `end` is applied; false on timeout or failure.
   bool WaitApplied(uint64_t end, std::chrono::milliseconds timeout);
   uint64_t applied_end() const { return applied_end_.load(); }
+  // The furthest checkpoint of any projection, as read from the views when constructed.
+  uint64_t max_checkpoint() const { return max_checkpoint_; }
   Status status() const;
 
   static std::string CheckpointKey(std::string_view projection);
@@ -83,6 +85,7 @@ class ProjectionRunner {
   ViewStore* views_;
   std::vector<std::unique_ptr<projections::Projection>> projections_;
   std::vector<uint64_t> checkpoints_;
+  uint64_t max_checkpoint_ = 0;
   std::atomic<uint64_t> applied_end_{0};
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;

@@ -10,6 +10,8 @@
 #include <future>
 #include <map>
 
+#include "adapters/files.h"
+#include "adapters/rocks_options.h"
 #include "events/event.h"
 
 namespace remit {
@@ -60,6 +62,27 @@ Status FromRocks(const rocksdb::Status& s) {
   return Status::IOError(s.ToString());
 }
 
+// How far a damaged log can be read: opened read-only with RocksDB's point-in-time recovery
+// (which stops at the damage), the offset after its last entry. Only for the message of a
+// refused open: the log itself is never opened that way.
+std::optional<uint64_t> ReadableEnd(const std::string& dir,
+                                    const std::vector<rocksdb::ColumnFamilyDescriptor>& families) {
+  rocksdb::DBOptions options;
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(options, dir, families, &handles, &raw).ok()) return std::nullopt;
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::optional<uint64_t> end;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[0]));
+    it->SeekForPrev(Key(UINT64_MAX));
+    end = it->Valid() && IsEntryKey(it->key()) ? ParseOffset(it->key()) + 1 : 0;
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  return end;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& dir) {
@@ -73,8 +96,8 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenReadOnly(const std::st
 Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenImpl(const std::string& dir,
                                                                 bool read_only) {
   rocksdb::Options options;
-  options.create_if_missing = true;
-  options.paranoid_checks = true;
+  ApplyStoreOptions(&options);
+  options.create_if_missing = !read_only;
   // Appends are sequential keys: large memtables and few levels suit them.
   options.write_buffer_size = 64 << 20;
   options.compression = rocksdb::kNoCompression;
@@ -96,7 +119,16 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenImpl(const std::string
       read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, families,
                                                &handles, &raw)
                 : rocksdb::DB::Open(rocksdb::DBOptions(options), dir, families, &handles, &raw);
-  if (!s.ok()) return FromRocks(s);
+  if (!s.ok() && s.IsCorruption()) {
+    // Say how far the log can be read: the first offset past that is the first one lost.
+    Status e = StoreError(s, StoreKind::kLog, dir);
+    auto readable = ReadableEnd(dir, families);
+    if (!readable) return e;
+    return Status::Corruption(e.message() + " [the log can be read up to offset " +
+                              std::to_string(*readable) + "; the first offset it cannot read is " +
+                              std::to_string(*readable) + "]");
+  }
+  if (!s.ok()) return StoreError(s, StoreKind::kLog, dir);
   std::unique_ptr<rocksdb::DB> db(raw);
   std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf(handles[0]);
   std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf(handles[1]);
@@ -119,27 +151,94 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenImpl(const std::string
         }
         auto ev = DecodeRecord(std::string_view(it->value().data(), it->value().size()));
         if (!ev.ok()) {
-          return Status::Corruption("event log offset " + std::to_string(off) + ": " +
-                                    ev.status().message());
+          return Status::Corruption(dir + ": offset " + std::to_string(off) + ": " +
+                                    ev.status().message() + ". " + StoreRemedy(StoreKind::kLog));
         }
         if (off == 0) break;
       }
     }
-    if (!it->status().ok()) return FromRocks(it->status());
+    if (!it->status().ok()) return StoreError(it->status(), StoreKind::kLog, dir);
   }
-  return std::unique_ptr<RocksEventLog>(
-      new RocksEventLog(std::move(db), std::move(default_cf), std::move(index_cf), end));
+  // The log must reach at least as far as it ever said it had.
+  auto high_water = ReadHighWater(dir);
+  if (!high_water.ok()) return high_water.status();
+  if (high_water->has_value() && **high_water > end) {
+    return Status::Corruption(
+        dir + ": the log ends at offset " + std::to_string(end) + " but " + HighWaterPath(dir) +
+        " records that it reached offset " + std::to_string(**high_water) + ": " +
+        std::to_string(**high_water - end) + " acknowledged events are missing, the first at offset " +
+        std::to_string(end) + ". " + StoreRemedy(StoreKind::kLog));
+  }
+  return std::unique_ptr<RocksEventLog>(new RocksEventLog(
+      std::move(db), std::move(default_cf), std::move(index_cf), end, dir, read_only));
 }
+
+namespace {
+
+std::string HighWaterCheck(uint64_t end) {
+  return Hex(Sha256("remit-log-end:" + std::to_string(end)));
+}
+
+}  // namespace
+
+Result<std::optional<uint64_t>> RocksEventLog::ReadHighWater(const std::string& dir) {
+  std::string path = HighWaterPath(dir);
+  auto text = ReadFile(path);
+  if (!text.ok()) return std::optional<uint64_t>();
+  // "remit-log-end v1 <end> <sha256 hex of 'remit-log-end:<end>'>\n"
+  char end_text[32] = {0}, check[65] = {0};
+  unsigned long long end = 0;
+  if (std::sscanf(text->c_str(), "remit-log-end v1 %20s %64s", end_text, check) != 2 ||
+      std::sscanf(end_text, "%llu", &end) != 1 || std::to_string(end) != end_text ||
+      HighWaterCheck(end) != check || *text != "remit-log-end v1 " + std::string(end_text) + " " +
+                                                   std::string(check) + "\n") {
+    return Status::Corruption(path + " is damaged, so how far the log got cannot be checked. " +
+                              "Compare the log with a backup (remit audit verify on both); when the " +
+                              "log is known whole, delete this file and start again (docs/operations.md)");
+  }
+  return std::optional<uint64_t>(end);
+}
+
+Status RocksEventLog::WriteHighWater(const std::string& dir, uint64_t end) {
+  return ReplaceFileDurably(HighWaterPath(dir),
+                            "remit-log-end v1 " + std::to_string(end) + " " + HighWaterCheck(end) + "\n",
+                            0644);
+}
+
+void RocksEventLog::HighWaterLoop() {
+  uint64_t written = UINT64_MAX;
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    high_water_cv_.wait_for(l, std::chrono::milliseconds(kHighWaterIntervalMs),
+                            [&] { return stopping_; });
+    uint64_t end = end_;
+    bool stop = stopping_;
+    if (end != written) {
+      l.unlock();
+      Status s = WriteHighWater(dir_, end);
+      if (!s.ok()) std::fprintf(stderr, "remit: cannot write the log's high-water mark: %s\n", s.ToString().c_str());
+      if (s.ok()) written = end;
+      l.lock();
+    }
+    if (stop) return;
+  }
+}
+
+Status RocksEventLog::VerifyStorage() { return VerifyStore(db_.get(), StoreKind::kLog, dir_); }
 
 RocksEventLog::RocksEventLog(std::unique_ptr<rocksdb::DB> db,
                              std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf,
-                             std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf, uint64_t end)
-    : db_(std::move(db)),
+                             std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf, uint64_t end,
+                             std::string dir, bool read_only)
+    : dir_(std::move(dir)),
+      read_only_(read_only),
+      db_(std::move(db)),
       default_cf_(std::move(default_cf)),
       index_cf_(std::move(index_cf)),
       end_(end) {
   writer_ = std::thread([this] { WriterLoop(); });
   completer_ = std::thread([this] { CompleterLoop(); });
+  if (!read_only_) high_water_ = std::thread([this] { HighWaterLoop(); });
 }
 
 RocksEventLog::~RocksEventLog() {
@@ -148,13 +247,20 @@ RocksEventLog::~RocksEventLog() {
     stopping_ = true;
   }
   work_cv_.notify_all();
+  high_water_cv_.notify_all();
   writer_.join();
+  if (high_water_.joinable()) high_water_.join();
   {
     std::lock_guard<std::mutex> l(done_mu_);
     done_stopping_ = true;
   }
   done_cv_.notify_all();
   completer_.join();
+  if (!read_only_) {
+    // Every append has finished: record the final end (the loop may have stopped before it).
+    Status s = WriteHighWater(dir_, end_);
+    if (!s.ok()) std::fprintf(stderr, "remit: cannot write the log's high-water mark: %s\n", s.ToString().c_str());
+  }
   db_->DestroyColumnFamilyHandle(index_cf_.release()).PermitUncheckedError();
   db_->DestroyColumnFamilyHandle(default_cf_.release()).PermitUncheckedError();
   db_->Close().PermitUncheckedError();

@@ -10,6 +10,11 @@
 // Callbacks run on a completer thread, in append order, while the writer syncs the next group.
 // After a failed write the log refuses further appends (the state on disk is unknown until it
 // is reopened).
+// Damage: RocksDB opens with rocks_options.h's recovery mode, so damage before the end of the
+// WAL fails the open instead of cutting the log there. And the log keeps an independent record
+// of how far it got: `<dir>.end` (the high-water mark, beside the log's directory) is replaced
+// durably at most every kHighWaterIntervalMs and at close with the durable end. A log that opens
+// shorter than its high-water mark lost acknowledged events: the open fails as Corruption.
 // Thread safety: all methods are thread-safe.
 #pragma once
 
@@ -36,6 +41,7 @@ class RocksEventLog final : public EventLog {
   static constexpr size_t kGroupEventsMax = 8192;
   static constexpr size_t kQueueBatchesMax = 65536;
   static constexpr size_t kTailVerifyEvents = 1024;
+  static constexpr int kHighWaterIntervalMs = 200;
 
   // Opens or creates the log in `dir`. Checks that the newest entries are dense and verify.
   static Result<std::unique_ptr<RocksEventLog>> Open(const std::string& dir);
@@ -51,6 +57,13 @@ class RocksEventLog final : public EventLog {
                  std::vector<LogEntry>* out) override;
   uint64_t EndOffset() const override;
   bool WaitFor(uint64_t offset, std::chrono::milliseconds timeout) override;
+  Status VerifyStorage() override;
+
+  // The high-water mark file of the log in `dir`, and its value (nullopt when there is none:
+  // a new log, or one written before remit kept it). Corruption when the file is damaged.
+  static std::string HighWaterPath(const std::string& dir) { return dir + ".end"; }
+  static Result<std::optional<uint64_t>> ReadHighWater(const std::string& dir);
+  static Status WriteHighWater(const std::string& dir, uint64_t end);
 
   // Appends like AppendAsync and writes `meta` in the same atomic write, also when `records` is
   // empty: a mirror of another log keeps its source positions with the entries it took. Meta
@@ -83,10 +96,14 @@ class RocksEventLog final : public EventLog {
   static Result<std::unique_ptr<RocksEventLog>> OpenImpl(const std::string& dir, bool read_only);
   RocksEventLog(std::unique_ptr<rocksdb::DB> db,
                 std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf,
-                std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf, uint64_t end);
+                std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf, uint64_t end,
+                std::string dir, bool read_only);
   void WriterLoop();
   void CompleterLoop();
+  void HighWaterLoop();
 
+  const std::string dir_;
+  const bool read_only_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf_;
   std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf_;
@@ -105,6 +122,9 @@ class RocksEventLog final : public EventLog {
   std::deque<Completed> done_;
   bool done_stopping_ = false;
   std::thread completer_;
+  // The high-water mark's writer (not in read-only opens).
+  std::condition_variable high_water_cv_;
+  std::thread high_water_;
 };
 
 }  // namespace remit

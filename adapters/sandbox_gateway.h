@@ -21,6 +21,8 @@ class SandboxGateway final : public PaymentGateway {
  public:
   explicit SandboxGateway(std::unique_ptr<KvStore> kv);
   ~SandboxGateway() override;
+  // The background check of the processor's store (KvStore::VerifyStorage).
+  Status VerifyStorage() const { return kv_->VerifyStorage(); }
 
   struct Tokenized {
     std::string token;

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <set>
 
-#include "adapters/app.h"
+#include "adapters/files.h"
 
 namespace remit {
 namespace {
@@ -60,9 +60,11 @@ std::string Lower(std::string s) {
 }  // namespace
 
 Result<std::unique_ptr<SecretsStore>> SecretsStore::Open(std::unique_ptr<KvStore> kv,
-                                                          const std::string& key_file) {
+                                                          const std::string& key_file,
+                                                          bool read_only) {
   std::string key;
   auto existing = ReadFile(key_file);
+  if (!existing.ok() && read_only) return Status::NotFound("no secrets key at " + key_file);
   if (existing.ok()) {
     key = existing.value();
     if (key.size() != crypto_secretbox_KEYBYTES) {
@@ -75,8 +77,27 @@ Result<std::unique_ptr<SecretsStore>> SecretsStore::Open(std::unique_ptr<KvStore
     Status s = WriteFileMode(key_file, key, 0600);
     if (!s.ok()) return s;
   }
-  return std::unique_ptr<SecretsStore>(new SecretsStore(std::move(kv), std::move(key)));
+  std::unique_ptr<SecretsStore> store(new SecretsStore(std::move(kv), std::move(key)));
+  // A known value sealed under the key: a damaged or foreign key file is found at the start,
+  // not at the next patient's sign-in.
+  static const std::string kCheckName = "meta/key-check", kCheckValue = "remit secrets key v1";
+  auto check = store->Get(kCheckName);
+  if (check.ok() && check.value() != kCheckValue) check = Status::Corruption("wrong value");
+  if (!check.ok() && check.status().IsNotFound()) {
+    if (read_only) return store;
+    Status s = store->Put(kCheckName, kCheckValue);
+    if (!s.ok()) return s;
+  } else if (!check.ok() && check.status().IsCorruption()) {
+    return Status::Corruption(key_file + " does not open the secrets store (" + check.status().message() +
+                              "): the key file is damaged or belongs to another data directory. "
+                              "Put back the secrets.key of this directory's backup (docs/operations.md)");
+  } else if (!check.ok()) {
+    return check.status();
+  }
+  return store;
 }
+
+Status SecretsStore::VerifyStorage() const { return kv_->VerifyStorage(); }
 
 SecretsStore::SecretsStore(std::unique_ptr<KvStore> kv, std::string key)
     : kv_(std::move(kv)), key_(std::move(key)) {}

@@ -4,7 +4,9 @@
 // SecretsStore keeps its values in a KvStore (a RocksDB of its own, <data>/secrets, or on Kafka
 // a mirrored topic), each sealed with libsodium's secretbox (XSalsa20-Poly1305, random nonce)
 // under a 32-byte key read from a key file (<data>/secrets.key by default), created with mode
-// 0600 on first start; processes that share a Kafka cluster share the key file. Keys of the
+// 0600 on first start; processes that share a Kafka cluster share the key file. Open checks
+// the key against a value sealed under it when the store was first opened (Corruption when it
+// does not open it). Keys of the
 // store name the patient and the enrolment (invite) that set them, never the secret.
 // Thread safety: all methods are thread-safe.
 #pragma once
@@ -20,13 +22,17 @@ namespace remit {
 
 class SecretsStore {
  public:
+  // `read_only`: never creates the key file or the check value (for `remit audit verify`).
   static Result<std::unique_ptr<SecretsStore>> Open(std::unique_ptr<KvStore> kv,
-                                                    const std::string& key_file);
+                                                    const std::string& key_file,
+                                                    bool read_only = false);
   ~SecretsStore();
 
   Status Put(const std::string& name, const std::string& secret);
   // NotFound when absent; Corruption when it does not open under the key.
   Result<std::string> Get(const std::string& name) const;
+  // The background check of the store beneath (KvStore::VerifyStorage).
+  Status VerifyStorage() const;
 
  private:
   SecretsStore(std::unique_ptr<KvStore> kv, std::string key);

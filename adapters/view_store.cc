@@ -1,6 +1,7 @@
 #include "adapters/view_store.h"
 
 #include "adapters/huge_pages.h"
+#include "adapters/rocks_options.h"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -20,21 +21,23 @@ namespace remit {
 
 Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& dir, bool bulk_load) {
   rocksdb::Options options;
+  ApplyStoreOptions(&options);
   options.create_if_missing = true;
   options.write_buffer_size = 64 << 20;
   if (bulk_load) options.max_write_buffer_number = 4;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
-  if (!s.ok()) return Status::IOError("open views " + dir + ": " + s.ToString());
+  if (!s.ok()) return StoreError(s, StoreKind::kViews, dir);
   return std::unique_ptr<ViewStore>(
       new ViewStore(std::unique_ptr<rocksdb::DB>(raw), dir, bulk_load));
 }
 
 Result<std::unique_ptr<ViewStore>> ViewStore::OpenReadOnly(const std::string& dir) {
   rocksdb::Options options;
+  ApplyStoreOptions(&options);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
-  if (!s.ok()) return Status::IOError("open views " + dir + ": " + s.ToString());
+  if (!s.ok()) return StoreError(s, StoreKind::kViews, dir);
   return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw), dir, false));
 }
 
@@ -48,10 +51,26 @@ ViewStore::ViewStore(std::unique_ptr<rocksdb::DB> db, std::string dir, bool bulk
 
 ViewStore::~ViewStore() { db_->Close().PermitUncheckedError(); }
 
+Status ViewStore::VerifyStorage() {
+  {
+    std::lock_guard<std::mutex> l(read_failure_mu_);
+    if (!read_failure_.ok()) return read_failure_;
+  }
+  return VerifyStore(db_.get(), StoreKind::kViews, dir_);
+}
+
+void ViewStore::NoteReadFailure(const rocksdb::Status& s) const {
+  std::lock_guard<std::mutex> l(read_failure_mu_);
+  if (read_failure_.ok()) read_failure_ = StoreError(s, StoreKind::kViews, dir_);
+}
+
 std::optional<std::string> ViewStore::Get(std::string_view key) const {
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &v);
-  if (!s.ok()) return std::nullopt;
+  if (!s.ok()) {
+    if (!s.IsNotFound()) NoteReadFailure(s);
+    return std::nullopt;
+  }
   return v;
 }
 
@@ -65,6 +84,7 @@ void ViewStore::Scan(std::string_view prefix,
     if (!k.starts_with(prefix)) break;
     if (!fn(k, std::string_view(it->value().data(), it->value().size()))) break;
   }
+  if (!it->status().ok()) NoteReadFailure(it->status());
 }
 
 void ViewStore::ScanReverse(std::string_view prefix,
@@ -77,6 +97,7 @@ void ViewStore::ScanReverse(std::string_view prefix,
     if (!k.starts_with(prefix)) break;
     if (!fn(k, std::string_view(it->value().data(), it->value().size()))) break;
   }
+  if (!it->status().ok()) NoteReadFailure(it->status());
 }
 
 Status ViewStore::Put(std::string_view key, std::string_view value, bool sync) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <vector>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "projections/view.h"
 
 namespace rocksdb {
+class Status;
 class DB;
 class WriteBatch;
 }  // namespace rocksdb
@@ -37,6 +39,8 @@ class ViewStore {
   ~ViewStore();
 
   std::optional<std::string> Get(std::string_view key) const;
+  // The background check: every table file's checksums, and any read that failed on damage.
+  Status VerifyStorage();
   // Calls fn(key, value) for keys starting with `prefix`, from `start` (inclusive; default the
   // prefix), in order, until fn returns false.
   void Scan(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn,
@@ -162,7 +166,12 @@ class ViewStore {
   // A bulk load into a store with no keys yet: reads that miss the open transaction skip
   // RocksDB until the first write.
   std::atomic<bool> empty_{false};
-
+  // The first read that failed for a reason other than a missing key (damage): reads answer
+  // "not there", and the background check (VerifyStorage) reports it so the server stops
+  // taking writes.
+  void NoteReadFailure(const rocksdb::Status& s) const;
+  mutable std::mutex read_failure_mu_;
+  mutable Status read_failure_;
 };
 
 // A ViewTxn over an in-memory map: point-in-time views folded on demand.

@@ -13,6 +13,8 @@
 
 using namespace remit;
 using remit::testing::TempDir;
+using remit::testing::FreePort;
+using remit::testing::RunCommand;
 using remit::testing::TestServer;
 using nlohmann::json;
 
@@ -41,15 +43,6 @@ std::string Populate(TestServer& s, std::vector<std::string>* moments = nullptr)
   return admin;
 }
 
-int Run(const std::string& cmd, std::string* out) {
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::string Remit(const std::string& args) { return std::string(REMIT_BINARY) + " " + args + " 2>&1"; }
 
 // Tampers with the stored log of a stopped server, then checks every verifier names `bad`.
@@ -67,7 +60,7 @@ void ExpectTamperFound(const std::string& data, const std::function<void(RocksEv
   BOOST_REQUIRE(r.first_bad_offset.has_value());
   BOOST_TEST(*r.first_bad_offset == bad);
   std::string out;
-  BOOST_TEST(Run(Remit("audit verify --data " + data), &out) == 1);
+  BOOST_TEST(RunCommand(Remit("audit verify --data " + data), &out) == 1);
   BOOST_TEST(out.find("first_bad_offset " + std::to_string(bad)) != std::string::npos, out);
   // The server refuses to start on it, unless told to start read-only: then it serves what
   // can be read, says why, and refuses every write.
@@ -101,7 +94,7 @@ BOOST_AUTO_TEST_CASE(a_flipped_byte_a_deleted_event_and_a_swap_are_found) {
       BOOST_TEST(v.body["events_checked"] == end);
     }
     std::string out;
-    BOOST_TEST(Run(Remit("audit verify --data " + dir.path() + " --practice audit-dental"), &out) == 0);
+    BOOST_TEST(RunCommand(Remit("audit verify --data " + dir.path() + " --practice audit-dental"), &out) == 0);
     BOOST_TEST(out.find("events checked: " + std::to_string(end)) != std::string::npos);
     uint64_t target = 5;
     BOOST_TEST_CONTEXT("tamper kind " << kind) {
@@ -161,7 +154,7 @@ BOOST_AUTO_TEST_CASE(events_page_in_order_and_their_hashes_chain) {
   BOOST_TEST(s.Call("GET", kBase + "/events", "").status == 401);
   // The export has every event with the same hashes.
   std::string out;
-  BOOST_TEST(Run(Remit("audit export --data " + dir.path() + " --practice audit-dental --format jsonl"), &out) == 0);
+  BOOST_TEST(RunCommand(Remit("audit export --data " + dir.path() + " --practice audit-dental --format jsonl"), &out) == 0);
   std::istringstream lines(out);
   std::string line;
   size_t n = 0;
@@ -188,11 +181,11 @@ BOOST_AUTO_TEST_CASE(a_replay_equals_the_live_views_and_a_cut_equals_as_of) {
     }
   }
   std::string out;
-  BOOST_TEST(Run(Remit("replay --data " + dir.path() + " --out " + replay.path() + "/r"), &out) == 0);
-  BOOST_TEST(Run(Remit("replay --compare " + dir.path() + " " + replay.path() + "/r"), &out) == 0, out);
+  BOOST_TEST(RunCommand(Remit("replay --data " + dir.path() + " --out " + replay.path() + "/r"), &out) == 0);
+  BOOST_TEST(RunCommand(Remit("replay --compare " + dir.path() + " " + replay.path() + "/r"), &out) == 0, out);
   // Cut at the second moment: a node opened on that cut answers now what as_of answered.
-  BOOST_TEST(Run(Remit("replay --data " + dir.path() + " --out " + cut.path() + "/c --to-time " + moments[4]), &out) == 0);
-  BOOST_TEST(Run(Remit("replay --compare " + dir.path() + " " + cut.path() + "/c"), &out) == 1);
+  BOOST_TEST(RunCommand(Remit("replay --data " + dir.path() + " --out " + cut.path() + "/c --to-time " + moments[4]), &out) == 0);
+  BOOST_TEST(RunCommand(Remit("replay --compare " + dir.path() + " " + cut.path() + "/c"), &out) == 1);
   auto views = ViewStore::OpenReadOnly(cut.path() + "/c/views");
   BOOST_REQUIRE(views.ok());
   auto bal = [&](const std::string& p) {
@@ -204,7 +197,7 @@ BOOST_AUTO_TEST_CASE(a_replay_equals_the_live_views_and_a_cut_equals_as_of) {
   BOOST_TEST(answers[0]["total_balance_cents"] == 3000);  // C0 + C1 by the second moment
   // The command line gives the same point-in-time answer from the log.
   std::string cli;
-  BOOST_TEST(Run(std::string(REMIT_BINARY) + " audit balance --data " + dir.path() +
+  BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " audit balance --data " + dir.path() +
                      " --practice audit-dental --patient G --as-of " + moments[1] + " 2>/dev/null",
                  &cli) == 0);
   json from_cli = json::parse(cli);

@@ -22,26 +22,11 @@
 
 using namespace remit;
 using remit::testing::TempDir;
+using remit::testing::FreePort;
+using remit::testing::RunCommand;
 using nlohmann::json;
 
 namespace {
-
-int FreePort() {
-  HttpServer probe([](const HttpRequest&) { return HttpResponse{}; });
-  auto p = probe.Start("127.0.0.1", 0);
-  return p.ok() ? *p : 0;
-}
-
-// Runs a command to completion; returns its exit code and standard output.
-int Run(const std::string& cmd, std::string* out) {
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 struct Server {
   pid_t pid = -1;
@@ -163,7 +148,7 @@ BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
 
     // token create talks to the running server; its last line is the token.
     std::string tout;
-    BOOST_TEST(Run(std::string(REMIT_BINARY) + " token create --data " + data +
+    BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " token create --data " + data +
                        " --practice demo-dental --role auditor",
                    &tout) == 0);
     std::string token = LastLine(tout);
@@ -175,12 +160,12 @@ BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
   }
   // With the server stopped, token create opens the data directory itself.
   std::string tout;
-  BOOST_TEST(Run(std::string(REMIT_BINARY) + " token create --data " + data +
+  BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " token create --data " + data +
                      " --practice demo-dental --role staff",
                  &tout) == 0);
   std::string offline = LastLine(tout);
   std::string bad;
-  BOOST_TEST(Run(std::string(REMIT_BINARY) + " token create --data " + data +
+  BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " token create --data " + data +
                      " --practice no-such-practice --role staff 2>/dev/null",
                  &bad) != 0);
   {
@@ -219,8 +204,8 @@ BOOST_AUTO_TEST_CASE(shared_operator_token_file) {
 
 BOOST_AUTO_TEST_CASE(bad_flags_exit_non_zero) {
   std::string out;
-  BOOST_TEST(Run(std::string(REMIT_BINARY) + " serve 2>/dev/null", &out) != 0);
-  BOOST_TEST(Run(std::string(REMIT_BINARY) + " nonsense 2>/dev/null", &out) != 0);
+  BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " serve 2>/dev/null", &out) != 0);
+  BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " nonsense 2>/dev/null", &out) != 0);
 }
 
 BOOST_AUTO_TEST_CASE(kafka_dev_prints_a_bootstrap_address_that_answers) {

@@ -1,6 +1,9 @@
 // Helpers shared by the tests: temporary directories and an in-process server.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -15,6 +18,25 @@
 
 namespace remit::testing {
 
+// A port that was free a moment ago on 127.0.0.1 (for servers a test starts as a child).
+inline int FreePort() {
+  HttpServer probe([](const HttpRequest&) { return HttpResponse{}; });
+  auto p = probe.Start("127.0.0.1", 0);
+  return p.ok() ? *p : 0;
+}
+
+// Runs a shell command to completion; its exit code (-1 when it did not exit) and its standard
+// output appended to *out.
+inline int RunCommand(const std::string& cmd, std::string* out) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 // A fresh directory under the system temp dir, removed at destruction.
 class TempDir {
  public:
@@ -25,6 +47,8 @@ class TempDir {
   ~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
+    // A log opened at the directory itself keeps its high-water mark beside it.
+    std::filesystem::remove(path_ + ".end", ec);
   }
   const std::string& path() const { return path_; }
 

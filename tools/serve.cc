@@ -65,6 +65,16 @@ int Serve(const Args& args) {
     kafka->topic_prefix = args.Get("kafka-topics").value_or("remit");
     kafka->group = args.Get("kafka-group").value_or("remit");
   }
+  // Seconds between background storage checks (the first runs at once).
+  long check_interval_s = 3600;
+  if (auto v = args.Get("storage-check-s")) {
+    char* end = nullptr;
+    check_interval_s = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || check_interval_s < 1 || check_interval_s > 7 * 24 * 3600) {
+      std::fprintf(stderr, "remit serve: --storage-check-s takes whole seconds from 1 to 604800\n");
+      return 2;
+    }
+  }
   sigset_t set = BlockStopSignals();
 
   AppOptions opts;
@@ -79,6 +89,7 @@ int Serve(const Args& args) {
   }
   std::unique_ptr<Node> node = std::move(node_r.value());
   App* app = node->app.get();
+  if (!opts.read_only) node->StartStorageCheck(std::chrono::seconds(check_interval_s));
   Api api(node.get());
   HttpServer server([&api](const HttpRequest& r) { return api.Handle(r); });
   auto bound = server.Start(host, port);
