@@ -208,6 +208,56 @@ BOOST_AUTO_TEST_CASE(bad_flags_exit_non_zero) {
   BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " nonsense 2>/dev/null", &out) != 0);
 }
 
+// Regression: `remit serve --bogus-flag x` started as if nothing were wrong, so a mistyped
+// `--kafka-broker` silently ran on the embedded log. Every command refuses an unknown flag, a
+// missing or bad value and a stray word with exit status 2, writes nothing, and names the flag.
+BOOST_AUTO_TEST_CASE(unknown_flags_and_bad_values_are_refused_with_status_2) {
+  TempDir dir;
+  const std::string data = dir.path() + "/d";
+  const std::string remit = REMIT_BINARY;
+  struct Case {
+    std::string args, says;
+  };
+  std::vector<Case> cases = {
+      {"serve --data " + data + " --listen 127.0.0.1:1 --bogus-flag x", "unknown flag --bogus-flag"},
+      {"serve --data " + data + " --listen 127.0.0.1:1 --kafka-broker 127.0.0.1:9092", "unknown flag --kafka-broker"},
+      {"serve --data " + data + " --listen", "--listen needs a value"},
+      {"serve --data " + data + " --demo=yes", "--demo takes no value"},
+      {"serve --data " + data + " --data " + data, "--data is given twice"},
+      {"serve --data " + data + " --storage-check-s 0", "--storage-check-s takes a whole number"},
+      {"serve --data " + data + " stray", "unexpected argument 'stray'"},
+      {"token create --data " + data + " --practice p --role admin --rol staff", "unknown flag --rol"},
+      {"audit verify --data " + data + " --practise p", "unknown flag --practise"},
+      {"kafka-dev --brokers 12", "--brokers takes a whole number from 1 to 9"},
+      {"bench log --events lots", "--events takes a whole number"},
+      {"replay --data " + data + " --out " + data + "2 --to-offset -1", "--to-offset takes a whole number"},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.args) {
+      std::string got;
+      BOOST_TEST(RunCommand(remit + " " + c.args + " 2>&1", &got) == 2);
+      BOOST_TEST(got.find(c.says) != std::string::npos, got);
+      BOOST_TEST(got.find("usage: remit") != std::string::npos, got);
+    }
+  }
+  BOOST_TEST(!std::filesystem::exists(data), "a refused command created the data directory");
+  // Help names every flag of every command.
+  std::string help;
+  BOOST_TEST(RunCommand(remit + " help", &help) == 0);
+  for (const char* c : {"serve", "token create", "audit verify", "audit export", "replay", "bench", "kafka-dev"}) {
+    BOOST_TEST(help.find(c) != std::string::npos, c);
+  }
+  std::string serve_help;
+  BOOST_TEST(RunCommand(remit + " serve --help", &serve_help) == 0);
+  for (const char* f : {"--data", "--listen", "--public-url", "--demo", "--operator-token-file", "--secrets-key",
+                        "--read-only", "--storage-check-s", "--kafka-brokers", "--kafka-topics", "--kafka-group"}) {
+    BOOST_TEST(serve_help.find(f) != std::string::npos, f);
+  }
+  std::string same;
+  BOOST_TEST(RunCommand(remit + " help audit verify", &same) == 0);
+  BOOST_TEST(same.find("--secrets-key") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(kafka_dev_prints_a_bootstrap_address_that_answers) {
   TempDir dir;
   std::string out_path = dir.path() + "/kafka-dev.out";

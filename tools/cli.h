@@ -8,7 +8,8 @@
 
 namespace remit::tools {
 
-// "--name value" pairs and bare "--flag"s after the subcommand words.
+// "--name value" pairs and bare "--flag"s after the subcommand words, checked against the
+// command's declared flags by main.cc before the command runs.
 struct Args {
   std::vector<std::string> words;
   std::map<std::string, std::string> flags;
@@ -20,8 +21,6 @@ struct Args {
   bool Has(const std::string& name) const { return flags.contains(name); }
 };
 
-// Flags in `bare` take no value.
-Args ParseArgs(int argc, char** argv, int from, const std::vector<std::string>& bare);
 
 int Serve(const Args& args);
 int KafkaDev(const Args& args);
