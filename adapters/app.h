@@ -110,6 +110,17 @@ class App {
     std::lock_guard<std::mutex> l(public_url_mu_);
     return public_url_;
   }
+  // Where the other remit processes reach this one (Kafka mode's forwarding to a practice's
+  // owner); set once the listener is bound. Never the public URL (see remit serve
+  // --advertise-url).
+  void SetAdvertiseUrl(std::string url) {
+    std::lock_guard<std::mutex> l(public_url_mu_);
+    advertise_url_ = std::move(url);
+  }
+  std::string advertise_url() const {
+    std::lock_guard<std::mutex> l(public_url_mu_);
+    return advertise_url_.empty() ? public_url_ : advertise_url_;
+  }
   const std::string& operator_token() const { return operator_token_; }
   bool created_operator_token() const { return created_operator_token_; }
   ViewStore& views() { return *views_; }
@@ -148,6 +159,7 @@ class App {
   AppOptions options_;
   mutable std::mutex public_url_mu_;
   std::string public_url_;
+  std::string advertise_url_;
   std::string operator_token_;
   bool created_operator_token_ = false;
   std::unique_ptr<EventLog> log_;

@@ -77,7 +77,7 @@ Status Node::StartMembership() {
   o.group = kafka_->group;
   o.client_id = kafka_->client_id;
   App* a = app.get();
-  o.url = [a] { return a->public_url(); };
+  o.url = [a] { return a->advertise_url(); };
   KafkaEventLog* log = kafka_log;
   std::vector<KafkaKv*> stores = kafka_stores;
   auto prepare = [log, stores](int32_t partition) {

@@ -97,6 +97,9 @@ class Deployment {
       prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test, even when it crashes
       std::string cmd = "exec " + std::string(REMIT_BINARY) + " serve --data " + p.data +
                         " --listen 127.0.0.1:0 --kafka-brokers " + Cluster().bootstrap_servers() +
+                        // As behind a load balancer: a public name the processes cannot resolve.
+                        // Forwarding between them must use each one's advertised (listen) URL.
+                        " --public-url http://portal.test:8080" +
                         " --kafka-topics " + prefix_ + " --kafka-group " + prefix_ +
                         " --operator-token-file " + dir_.path() + "/operator-token" +
                         " --secrets-key " + dir_.path() + "/secrets.key > " + out + " 2>&1";

@@ -43,6 +43,7 @@ const std::vector<Command>& Commands() {
        {{"data", "DIR", "the data directory (created if missing)"},
         {"listen", "HOST:PORT", "where to listen (default 127.0.0.1:8080)"},
         {"public-url", "URL", "what portal links and QR codes point at (default http://HOST:PORT)"},
+        {"advertise-url", "URL", "where other remit processes reach this one (default http://HOST:PORT)"},
         {"demo", nullptr, "load the demo practice once into an empty data directory"},
         {"operator-token-file", "PATH", "the operator token file (default DIR/operator-token)"},
         {"secrets-key", "PATH", "the secrets key file (default DIR/secrets.key)"},

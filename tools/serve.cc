@@ -54,6 +54,16 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "remit serve: --data DIR and --listen HOST:PORT are required\n");
     return 2;
   }
+  for (const char* flag : {"public-url", "advertise-url"}) {
+    auto v = args.Get(flag);
+    // Processes call each other over plain HTTP (remit serves no TLS itself).
+    bool https_ok = std::string(flag) == "public-url";
+    if (v && !v->starts_with("http://") && !(https_ok && v->starts_with("https://"))) {
+      std::fprintf(stderr, "remit serve: --%s takes an http://%s URL, not '%s'\n", flag,
+                   https_ok ? " or https://" : "", v->c_str());
+      return 2;
+    }
+  }
   std::optional<KafkaSetup> kafka;
   if (auto brokers = args.Get("kafka-brokers")) {
     if (brokers->empty() || args.Has("read-only")) {
@@ -101,9 +111,16 @@ int Serve(const Args& args) {
   std::string public_url = args.Get("public-url").value_or(base);
   while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
   app->SetPublicUrl(public_url);
+  // Where the other remit processes reach this one (writes forwarded to a practice's owner).
+  // Not the public URL: behind a load balancer that is a name the processes may not resolve,
+  // or one that lands on any process.
+  std::string local = host == "0.0.0.0" ? "127.0.0.1" : host;
+  std::string advertise = args.Get("advertise-url").value_or("http://" + local + ":" + std::to_string(*bound));
+  while (!advertise.empty() && advertise.back() == '/') advertise.pop_back();
+  app->SetAdvertiseUrl(advertise);
 
   if (kafka) {
-    // Peers reach this process at its public URL: join the group only now that it listens.
+    // Peers reach this process at its advertised URL: join the group only now that it listens.
     Status s = node->StartMembership();
     if (!s.ok()) {
       std::fprintf(stderr, "remit serve: Kafka: %s\n", s.ToString().c_str());
