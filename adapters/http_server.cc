@@ -1,7 +1,5 @@
 #include "adapters/http_server.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -121,128 +119,318 @@ std::string LogSafe(std::string_view s) {
   return out;
 }
 
+std::optional<Cidr> Cidr::Parse(std::string_view text) {
+  std::string addr(text.substr(0, text.find('/')));
+  beast::error_code ec;
+  auto a = asio::ip::make_address(addr, ec);
+  if (ec) return std::nullopt;
+  Cidr c;
+  int max_bits = a.is_v4() ? 32 : 128;
+  c.prefix_bits = max_bits;
+  if (auto slash = text.find('/'); slash != std::string_view::npos) {
+    std::string bits(text.substr(slash + 1));
+    char* end = nullptr;
+    long v = std::strtol(bits.c_str(), &end, 10);
+    if (bits.empty() || *end != '\0' || v < 0 || v > max_bits) return std::nullopt;
+    c.prefix_bits = static_cast<int>(v);
+  }
+  auto v6 = a.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()) : a.to_v6();
+  c.net = v6.to_bytes();
+  if (a.is_v4()) c.prefix_bits += 96;
+  return c;
+}
+
+bool Cidr::Contains(std::string_view address) const {
+  beast::error_code ec;
+  auto a = asio::ip::make_address(std::string(address), ec);
+  if (ec) return false;
+  auto bytes = (a.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()) : a.to_v6()).to_bytes();
+  for (int bit = 0; bit < prefix_bits; ++bit) {
+    int byte = bit / 8, mask = 0x80 >> (bit % 8);
+    if ((bytes[byte] & mask) != (net[byte] & mask)) return false;
+  }
+  return true;
+}
+
+namespace {
+
+HttpResponse ProblemResponse(int status, const char* title, const char* code, const char* detail) {
+  return HttpResponse{status, "application/problem+json",
+                      std::string(R"({"type":"about:blank","title":")") + title + R"(","status":)" +
+                          std::to_string(status) + R"(,"detail":")" + detail + R"(","code":")" + code + "\"}",
+                      {}};
+}
+
+}  // namespace
+
+class Session;
+
 struct HttpServer::Impl {
   HttpHandler handler;
-  asio::io_context ioc;
-  std::unique_ptr<tcp::acceptor> acceptor;
-  std::thread accept_thread;
-  std::mutex mu;
+  HttpServerOptions options;
+  mutable std::mutex mu;
   std::condition_variable cv;
-  size_t connections = 0;
-  std::vector<std::shared_ptr<tcp::socket>> sockets;
+  size_t connections = 0;                              // GUARDED_BY(mu)
+  std::map<std::string, size_t> per_address;           // GUARDED_BY(mu)
+  std::map<uint64_t, std::weak_ptr<Session>> sessions;  // GUARDED_BY(mu)
+  uint64_t next_id = 0;                                // GUARDED_BY(mu)
+  std::atomic<uint64_t> refused{0};
   std::atomic<bool> stopping{false};
+  // Declared after what a Session's destructor uses: destroying the io_context destroys the
+  // handlers it still holds, and with them the last Sessions. The acceptor, destroyed first,
+  // goes before the io_context it belongs to.
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::vector<std::thread> io_threads;
+  std::unique_ptr<asio::thread_pool> handlers;
 
-  void AcceptLoop() {
-    while (!stopping) {
-      auto sock = std::make_shared<tcp::socket>(ioc);
-      beast::error_code ec;
-      acceptor->accept(*sock, ec);
-      if (ec) {
-        if (stopping) return;
-        continue;
-      }
-      std::unique_lock<std::mutex> l(mu);
-      if (connections >= kConnectionsMax) {
-        l.unlock();
-        sock->close(ec);
-        continue;
-      }
-      ++connections;
-      sockets.push_back(sock);
-      l.unlock();
-      std::thread([this, sock]() mutable {
-        Serve(*sock);
-        {
-          std::lock_guard<std::mutex> g(mu);
-          std::erase(sockets, sock);
-        }
-        // The socket must be gone before Stop() may return and destroy the io_context.
-        sock.reset();
-        std::lock_guard<std::mutex> g(mu);
-        --connections;
-        cv.notify_all();
-      }).detach();
+  bool Trusted(const std::string& address) const {
+    for (const auto& c : options.trusted_proxies) {
+      if (c.Contains(address)) return true;
     }
+    return false;
   }
-
-  void Serve(tcp::socket& sock) {
-    timeval tv{kIdleTimeoutS, 0};
-    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    beast::flat_buffer buffer;
-    beast::error_code ec;
-    for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(kBodyBytesMax);
-      parser.header_limit(16 * 1024);
-      http::read(sock, buffer, parser, ec);
-      if (ec == http::error::body_limit) {
-        HttpResponse too_big{413, "application/problem+json",
-                             R"({"type":"about:blank","title":"Payload Too Large","status":413,)"
-                             R"("detail":"request bodies are limited to 65536 bytes","code":"payload_too_large"})",
-                             {}};
-        Write(sock, too_big, false, 11, ec);
-        return;
-      }
-      if (ec) return;  // closed, timed out or malformed
-      auto& req = parser.get();
-      HttpRequest r;
-      r.method = std::string(req.method_string());
-      r.target = std::string(req.target());
-      if (!ParseTarget(&r)) {
-        HttpResponse bad{400, "application/problem+json",
-                         R"({"type":"about:blank","title":"Bad Request","status":400,)"
-                         R"("detail":"the request path or query is not valid UTF-8 text","code":"validation_failed"})",
-                         {}};
-        Write(sock, bad, false, req.version(), ec);
-        break;
-      }
-      for (const auto& f : req) {
-        std::string name(f.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        r.headers[name] = std::string(f.value());
-      }
-      r.body = std::move(req.body());
-      HttpResponse resp;
-      try {
-        resp = handler(r);
-      } catch (const std::exception& e) {
-        spdlog::error("handler failed on {} {}: {}", LogSafe(r.method), LogSafe(r.path), LogSafe(e.what()));
-        resp = HttpResponse{500, "application/problem+json",
-                            R"({"type":"about:blank","title":"Internal Server Error","status":500,"code":"internal"})",
-                            {}};
-      }
-      bool keep = req.keep_alive() && !stopping;
-      Write(sock, resp, keep, req.version(), ec);
-      if (ec || !keep) break;
-    }
-    sock.shutdown(tcp::socket::shutdown_send, ec);
-  }
-
-  static void Write(tcp::socket& sock, const HttpResponse& resp, bool keep, unsigned version,
-                    beast::error_code& ec) {
-    http::response<http::string_body> res{static_cast<http::status>(resp.status), version};
-    res.set(http::field::server, "remit");
-    if (!resp.content_type.empty()) res.set(http::field::content_type, resp.content_type);
-    for (const auto& [k, v] : resp.headers) res.set(k, v);
-    res.keep_alive(keep);
-    res.body() = resp.body;
-    res.prepare_payload();
-    http::write(sock, res, ec);
-  }
+  void DoAccept();
+  void Forget(uint64_t id, const std::string& address, bool counted);
 };
 
-HttpServer::HttpServer(HttpHandler handler) : impl_(std::make_unique<Impl>()) {
+// One connection: reads a request with deadlines, hands it to a handler thread, writes the
+// answer, and reads the next (keep-alive) until either side closes, a deadline passes or the
+// server stops. Every step runs on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(HttpServer::Impl* server, tcp::socket socket, uint64_t id, std::string address, bool counted)
+      : server_(server), stream_(std::move(socket)), id_(id), address_(std::move(address)),
+        counted_(counted) {}
+  ~Session() { server_->Forget(id_, address_, counted_); }
+
+  void Start() { asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); }); }
+
+  // From Stop(): an idle connection closes now; one with a request in flight after its answer.
+  void Shutdown() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (!self->busy_) self->Close();
+    });
+  }
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+ private:
+  void Read() {
+    if (closing_ || server_->stopping) return Close();
+    parser_.emplace();
+    parser_->body_limit(HttpServer::kBodyBytesMax);
+    parser_->header_limit(HttpServer::kHeaderBytesMax);
+    started_ = buffer_.size() > 0;  // pipelined bytes already belong to this request
+    if (started_) {
+      deadline_ = std::chrono::steady_clock::now() + server_->options.request_timeout;
+      return Feed();
+    }
+    ReadSome();
+  }
+  // Raw reads, parsed here: the deadline must start at the first byte, which Beast's own
+  // read_some would not report until a whole header line had arrived.
+  void ReadSome() {
+    if (started_) {
+      stream_.expires_at(deadline_);
+    } else {
+      stream_.expires_after(server_->options.idle_timeout);
+    }
+    stream_.async_read_some(buffer_.prepare(kReadBytes), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->buffer_.commit(n);
+      if (ec) return self->Close();  // closed, or a deadline passed
+      if (!self->started_) {
+        self->started_ = true;
+        self->deadline_ = std::chrono::steady_clock::now() + self->server_->options.request_timeout;
+      }
+      self->Feed();
+    });
+  }
+  void Feed() {
+    beast::error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
+    }
+    if (ec == http::error::body_limit) {
+      return Respond(ProblemResponse(413, "Payload Too Large", "payload_too_large",
+                                     "request bodies are limited to 65536 bytes"),
+                     false, 11);
+    }
+    if (ec) return Close();  // malformed
+    if (!parser_->is_done()) return ReadSome();
+    Dispatch();
+  }
+  void Dispatch() {
+    auto& req = parser_->get();
+    auto r = std::make_shared<HttpRequest>();
+    r->client_address = address_;
+    r->method = std::string(req.method_string());
+    r->target = std::string(req.target());
+    for (const auto& f : req) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r->headers[name] = std::string(f.value());
+    }
+    if (server_->Trusted(address_)) r->client_address = ForwardedClient(r->Header("x-forwarded-for"));
+    r->body = std::move(req.body());
+    bool keep = req.keep_alive();
+    unsigned version = req.version();
+    if (!ParseTarget(r.get())) {
+      return Respond(ProblemResponse(400, "Bad Request", "validation_failed",
+                                     "the request path or query is not valid UTF-8 text"),
+                     false, version);
+    }
+    busy_ = true;
+    stream_.expires_never();  // the handler's time is the handler's own
+    asio::post(*server_->handlers, [self = shared_from_this(), r, keep, version] {
+      HttpResponse resp;
+      try {
+        resp = self->server_->handler(*r);
+      } catch (const std::exception& e) {
+        spdlog::error("handler failed on {} {}: {}", LogSafe(r->method), LogSafe(r->path), LogSafe(e.what()));
+        resp = ProblemResponse(500, "Internal Server Error", "internal", "the request could not be handled");
+      }
+      asio::post(self->stream_.get_executor(), [self, resp = std::move(resp), keep, version]() mutable {
+        self->busy_ = false;
+        self->Respond(std::move(resp), keep, version);
+      });
+    });
+  }
+  // The rightmost address of X-Forwarded-For that is not itself a trusted proxy.
+  std::string ForwardedClient(const std::string& xff) const {
+    std::string_view rest(xff);
+    while (!rest.empty()) {
+      auto comma = rest.rfind(',');
+      std::string_view part = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+      while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+      std::string a(part);
+      beast::error_code ec;
+      asio::ip::make_address(a, ec);
+      if (ec) break;  // not an address: trust nothing further left
+      if (!server_->Trusted(a)) return a;
+      if (comma == std::string_view::npos) return a;
+      rest = rest.substr(0, comma);
+    }
+    return address_;
+  }
+  void Respond(HttpResponse resp, bool keep, unsigned version) {
+    keep = keep && !closing_ && !server_->stopping;
+    res_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(resp.status), version);
+    res_->set(http::field::server, "remit");
+    if (!resp.content_type.empty()) res_->set(http::field::content_type, resp.content_type);
+    for (const auto& [k, v] : resp.headers) res_->set(k, v);
+    res_->keep_alive(keep);
+    res_->body() = std::move(resp.body);
+    res_->prepare_payload();
+    stream_.expires_after(server_->options.write_timeout);
+    http::async_write(stream_, *res_, [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+      self->res_.reset();
+      if (ec || !keep) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        return self->Close();
+      }
+      self->Read();
+    });
+  }
+
+  static constexpr size_t kReadBytes = 8192;
+  HttpServer::Impl* server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> res_;
+  const uint64_t id_;
+  const std::string address_;
+  const bool counted_;  // against the per-address cap (not for trusted proxies)
+  bool started_ = false;
+  bool busy_ = false;
+  bool closing_ = false;
+  std::chrono::steady_clock::time_point deadline_;
+};
+
+void HttpServer::Impl::DoAccept() {
+  acceptor->async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (stopping || !acceptor->is_open()) return;
+      // Out of descriptors or the like: try again shortly rather than spin.
+      auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(50));
+      timer->async_wait([this, timer](beast::error_code) { if (!stopping) DoAccept(); });
+      return;
+    }
+    beast::error_code aec;
+    auto remote = socket.remote_endpoint(aec);
+    std::string address = aec ? std::string() : remote.address().to_string();
+    if (!aec && remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()) {
+      address = asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string();
+    }
+    bool counted = !Trusted(address);
+    std::shared_ptr<Session> session;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      bool over = stopping || aec || connections >= options.connections_max ||
+                  (counted && per_address[address] >= options.connections_per_address_max);
+      if (!over) {
+        ++connections;
+        if (counted) ++per_address[address];
+        uint64_t id = next_id++;
+        session = std::make_shared<Session>(this, std::move(socket), id, address, counted);
+        sessions[id] = session;
+      }
+    }
+    if (session) {
+      session->Start();
+    } else {
+      refused++;
+      socket.close(aec);  // the excess costs no thread and no answer
+    }
+    if (!stopping) DoAccept();
+  });
+}
+
+void HttpServer::Impl::Forget(uint64_t id, const std::string& address, bool counted) {
+  std::lock_guard<std::mutex> l(mu);
+  sessions.erase(id);
+  --connections;
+  if (counted) {
+    auto it = per_address.find(address);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
+  cv.notify_all();
+}
+
+HttpServer::HttpServer(HttpHandler handler, HttpServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
+  impl_->options = std::move(options);
 }
 
 HttpServer::~HttpServer() { Stop(); }
+
+size_t HttpServer::connections() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->connections;
+}
+
+uint64_t HttpServer::connections_refused() const { return impl_->refused.load(); }
 
 Result<int> HttpServer::Start(const std::string& host, int port) {
   beast::error_code ec;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return Status::InvalidArgument("bad listen address " + host);
   tcp::endpoint ep(addr, static_cast<unsigned short>(port));
-  impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->ioc);
+  impl_->acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(impl_->ioc));
   impl_->acceptor->open(ep.protocol(), ec);
   if (!ec) impl_->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor->bind(ep, ec);
@@ -250,22 +438,44 @@ Result<int> HttpServer::Start(const std::string& host, int port) {
   if (ec) return Status::IOError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
                                  ec.message());
   int bound = impl_->acceptor->local_endpoint().port();
-  impl_->accept_thread = std::thread([this] { impl_->AcceptLoop(); });
+  impl_->handlers = std::make_unique<asio::thread_pool>(impl_->options.handler_threads);
+  impl_->work.emplace(impl_->ioc.get_executor());
+  impl_->DoAccept();
+  for (size_t i = 0; i < std::max<size_t>(1, impl_->options.io_threads); ++i) {
+    impl_->io_threads.emplace_back([this] { impl_->ioc.run(); });
+  }
   return bound;
 }
 
 void HttpServer::Stop() {
   if (!impl_ || !impl_->acceptor || impl_->stopping.exchange(true)) return;
-  beast::error_code ec;
-  // Unblocks accept(): shutdown wakes a thread blocked in accept on Linux.
-  ::shutdown(impl_->acceptor->native_handle(), SHUT_RDWR);
-  impl_->acceptor->close(ec);
-  if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
-  std::unique_lock<std::mutex> l(impl_->mu);
-  // Idle keep-alive connections are woken by shutting their read side.
-  for (auto& s : impl_->sockets) ::shutdown(s->native_handle(), SHUT_RD);
-  // Connection threads finish their current request (bounded by the handlers' own waits).
-  impl_->cv.wait(l, [&] { return impl_->connections == 0; });
+  asio::post(impl_->acceptor->get_executor(), [this] {
+    beast::error_code ec;
+    impl_->acceptor->close(ec);
+  });
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    for (auto& [id, w] : impl_->sessions) {
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& s : live) s->Shutdown();
+  live.clear();
+  {
+    // Requests in flight finish and are answered, for at most shutdown_timeout.
+    std::unique_lock<std::mutex> l(impl_->mu);
+    impl_->cv.wait_for(l, impl_->options.shutdown_timeout, [&] { return impl_->connections == 0; });
+    for (auto& [id, w] : impl_->sessions) {
+      if (auto s = w.lock()) asio::post(impl_->ioc, [s] { s->Close(); });
+    }
+  }
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->io_threads) t.join();
+  impl_->io_threads.clear();
+  // Handlers still running finish on their own; their answers go nowhere.
+  if (impl_->handlers) impl_->handlers->join();
 }
 
 }  // namespace remit

@@ -1,12 +1,29 @@
-// HttpServer: HTTP/1.1 on Boost.Beast, one thread per connection (bounded).
+// HttpServer: HTTP/1.1 on Boost.Beast, asynchronous (after Beast's advanced server example).
 //
-// Request bodies over kBodyBytesMax are answered 413 before the handler sees them. Idle
-// connections are closed after kIdleTimeoutS. Stop() closes the listener and waits for the
-// connections in flight to finish their current request.
-// Thread safety: the handler is called concurrently from connection threads.
+// A fixed pool of IO threads reads and writes every connection; a waiting connection costs a
+// socket and a little memory, never a thread. A request, once read whole, is handed to a fixed
+// pool of handler threads (the handlers block: they wait for durability), and its answer is
+// written back on the connection's strand. Every client is bounded in time and number:
+//   - a request's header and body must arrive within `request_timeout` of its first byte (a
+//     client dripping one byte at a time is cut off), and a kept-alive connection may wait
+//     `idle_timeout` for its next request;
+//   - an answer must be taken by the client within `write_timeout`;
+//   - at most `connections_per_address_max` open connections per client address and
+//     `connections_max` in all: the excess is closed at accept, costing no thread; trusted
+//     proxies (`trusted_proxies`, whose clients arrive on the proxy's address) are exempt, and
+//     their X-Forwarded-For names the client (HttpRequest::client_address).
+// Request bodies over kBodyBytesMax are answered 413 before the handler sees them. Stop()
+// refuses new connections, closes idle ones, lets requests in flight finish for at most
+// `shutdown_timeout`, then closes everything.
+// Thread safety: the handler is called concurrently from the handler threads; Start and Stop
+// from one thread.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <chrono>
+#include <optional>
+#include <string_view>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -22,6 +39,7 @@
 namespace remit {
 
 struct HttpRequest {
+  std::string client_address;  // the TCP peer, or X-Forwarded-For's client behind a trusted proxy
   std::string method;
   std::string target;  // path and query as sent
   std::string path;    // decoded path, no query
@@ -40,21 +58,45 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// An address range ("10.0.0.0/8", "::1/128", or one address).
+struct Cidr {
+  std::array<uint8_t, 16> net{};  // IPv4 as IPv4-mapped IPv6
+  int prefix_bits = 0;
+  static std::optional<Cidr> Parse(std::string_view text);
+  bool Contains(std::string_view address) const;
+};
+
+struct HttpServerOptions {
+  size_t io_threads = 2;
+  size_t handler_threads = 32;
+  size_t connections_max = 8192;
+  size_t connections_per_address_max = 512;
+  std::chrono::milliseconds request_timeout{10000};
+  std::chrono::milliseconds idle_timeout{30000};
+  std::chrono::milliseconds write_timeout{10000};
+  std::chrono::milliseconds shutdown_timeout{3000};
+  std::vector<Cidr> trusted_proxies;
+};
+
 class HttpServer {
  public:
   static constexpr size_t kBodyBytesMax = 64 * 1024;
-  static constexpr size_t kConnectionsMax = 512;
-  static constexpr int kIdleTimeoutS = 60;
+  static constexpr size_t kHeaderBytesMax = 16 * 1024;
 
-  explicit HttpServer(HttpHandler handler);
+  explicit HttpServer(HttpHandler handler, HttpServerOptions options = {});
   ~HttpServer();
 
   // Binds and starts accepting; returns the bound port (useful with port 0).
   Result<int> Start(const std::string& host, int port);
   void Stop();
 
- private:
+  // Open connections, and connections closed at accept for a cap (for /metrics and tests).
+  size_t connections() const;
+  uint64_t connections_refused() const;
+
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

@@ -59,7 +59,7 @@ class TempDir {
 // remit's App + Api + HttpServer on 127.0.0.1 and a free port, in this process.
 class TestServer {
  public:
-  explicit TestServer(const std::string& data_dir) {
+  explicit TestServer(const std::string& data_dir, HttpServerOptions http = {}) {
     AppOptions o;
     o.data_dir = data_dir;
     auto node = Node::Open(o);
@@ -67,7 +67,8 @@ class TestServer {
     node_ = std::move(node.value());
     app_ = node_->app.get();
     api_ = std::make_unique<Api>(node_.get());
-    server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) { return api_->Handle(r); });
+    server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) { return api_->Handle(r); },
+                                           std::move(http));
     auto port = server_->Start("127.0.0.1", 0);
     if (!port.ok()) throw std::runtime_error(port.status().ToString());
     port_ = *port;
@@ -101,6 +102,7 @@ class TestServer {
   }
 
   App& app() { return *app_; }
+  HttpServer& http() { return *server_; }
   Node& node() { return *node_; }
   int port() const { return port_; }
   const std::string& operator_token() const { return app_->operator_token(); }

@@ -85,6 +85,23 @@ int Serve(const Args& args) {
       return 2;
     }
   }
+  // Behind a reverse proxy every client arrives on the proxy's address: connections from these
+  // ranges are not capped per address, and X-Forwarded-For names the client.
+  HttpServerOptions http_options;
+  if (auto proxies = args.Get("trusted-proxy")) {
+    std::string_view rest(*proxies);
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto cidr = Cidr::Parse(rest.substr(0, comma));
+      if (!cidr) {
+        std::fprintf(stderr, "remit serve: --trusted-proxy takes CIDR[,CIDR...] (10.0.0.0/8, ::1), not '%s'\n",
+                     proxies->c_str());
+        return 2;
+      }
+      http_options.trusted_proxies.push_back(*cidr);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
   sigset_t set = BlockStopSignals();
 
   AppOptions opts;
@@ -101,7 +118,7 @@ int Serve(const Args& args) {
   App* app = node->app.get();
   if (!opts.read_only) node->StartStorageCheck(std::chrono::seconds(check_interval_s));
   Api api(node.get());
-  HttpServer server([&api](const HttpRequest& r) { return api.Handle(r); });
+  HttpServer server([&api](const HttpRequest& r) { return api.Handle(r); }, http_options);
   auto bound = server.Start(host, port);
   if (!bound.ok()) {
     std::fprintf(stderr, "remit serve: %s\n", bound.status().ToString().c_str());
