@@ -3,6 +3,8 @@
 //   log     synced appends of ~200-byte sealed events from 1, 4 and 64 concurrent appenders
 //   replay  rebuild every projection from a log of N events (default 1,000,000)
 //   kafka   appends through the Kafka log to librdkafka's mock cluster, 1, 16 and 64 appenders
+//   slow-clients  an ordinary client's latency alone, then beside 2,000 idle and 100 dripping
+//                 connections from other addresses (loopback only, bounded in time)
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -11,9 +13,15 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include <boost/asio.hpp>
+
+#include "adapters/api.h"
+#include "adapters/http_server.h"
 #include "adapters/kafka_event_log.h"
+#include "adapters/node.h"
 #include "adapters/kafka_mock.h"
 #include "adapters/projection_runner.h"
 #include "adapters/rocks_event_log.h"
@@ -275,14 +283,105 @@ int BenchKafka(const Args& args) {
 
 }  // namespace
 
+// A blocking connection from the loopback address `local`.
+std::unique_ptr<boost::asio::ip::tcp::socket> ConnectFrom(boost::asio::io_context& ioc, const std::string& local,
+                                                          int port) {
+  namespace asio = boost::asio;
+  auto s = std::make_unique<asio::ip::tcp::socket>(ioc);
+  boost::system::error_code ec;
+  s->open(asio::ip::tcp::v4(), ec);
+  s->bind(asio::ip::tcp::endpoint(asio::ip::make_address(local), 0), ec);
+  s->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+  return ec ? nullptr : std::move(s);
+}
+
+// `probes` GETs of `target`, each on a fresh connection from 127.0.0.2: latencies in ms, and
+// how many were not answered 200.
+std::vector<double> Probes(boost::asio::io_context& ioc, int port, const std::string& target, int probes,
+                           int* failed) {
+  std::vector<double> ms;
+  for (int i = 0; i < probes; ++i) {
+    auto start = Clock::now();
+    auto s = ConnectFrom(ioc, "127.0.0.2", port);
+    std::string reply;
+    if (s) {
+      std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+      boost::system::error_code ec;
+      boost::asio::write(*s, boost::asio::buffer(req), ec);
+      char buf[4096];
+      while (!ec) reply.append(buf, s->read_some(boost::asio::buffer(buf), ec));
+    }
+    if (!reply.starts_with("HTTP/1.1 200")) ++*failed;
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  return ms;
+}
+
+int BenchSlowClients(const Args& args) {
+  int probes = static_cast<int>(std::stoll(args.Get("events").value_or("2000")));
+  std::string dir = TempDir("slow");
+  AppOptions o;
+  o.data_dir = dir;
+  auto node = Node::Open(o);
+  if (!node.ok()) {
+    std::fprintf(stderr, "bench slow-clients: %s\n", node.status().ToString().c_str());
+    return 1;
+  }
+  Api api(node->get());
+  HttpServer server([&api](const HttpRequest& r) { return api.Handle(r); });
+  auto port = server.Start("127.0.0.1", 0);
+  if (!port.ok()) return 1;
+  boost::asio::io_context ioc;
+  auto report = [&](const char* label, std::vector<double> ms, int failed) {
+    std::printf("%-34s probes %zu  p50 %.3f ms  p99 %.3f ms  max %.3f ms  not answered %d\n", label, ms.size(),
+                Percentile(ms, 0.5), Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()), failed);
+    return Percentile(ms, 0.99);
+  };
+  int failed = 0;
+  double alone = report("alone", Probes(ioc, *port, "/healthz", probes, &failed), failed);
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> hogs;
+  for (int i = 0; i < 100; ++i) {
+    if (auto s = ConnectFrom(ioc, "127.0.0.3", *port)) hogs.push_back(std::move(s));
+  }
+  for (int i = 0; i < 2000; ++i) {
+    if (auto s = ConnectFrom(ioc, "127.0.0.1", *port)) hogs.push_back(std::move(s));
+  }
+  std::atomic<bool> stop{false};
+  std::thread drip([&] {
+    const std::string slow = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    for (size_t at = 0; at < slow.size() && !stop; ++at) {
+      for (size_t i = 0; i < 100 && i < hogs.size(); ++i) {
+        boost::system::error_code ec;
+        hogs[i]->write_some(boost::asio::buffer(&slow[at], 1), ec);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  failed = 0;
+  double beside = report("beside 2,000 idle + 100 dripping", Probes(ioc, *port, "/healthz", probes, &failed), failed);
+  std::printf("open connections %zu, closed at accept %llu, p99 ratio beside/alone %.2f\n", server.connections(),
+              static_cast<unsigned long long>(server.connections_refused()), beside / alone);
+  stop = true;
+  drip.join();
+  auto t0 = Clock::now();
+  server.Stop();
+  std::printf("stop with them open: %.3f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
+  hogs.clear();
+  node->reset();
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(dir + ".end");
+  return failed == 0 ? 0 : 1;
+}
+
 int Bench(const Args& args) {
   if (args.words.empty()) {
-    std::fprintf(stderr, "remit bench log|replay|kafka [--events N]\n");
+    std::fprintf(stderr, "remit bench log|replay|kafka|slow-clients [--events N]\n");
     return 2;
   }
   if (args.words[0] == "log") return BenchLog(args);
   if (args.words[0] == "replay") return BenchReplay(args);
   if (args.words[0] == "kafka") return BenchKafka(args);
+  if (args.words[0] == "slow-clients") return BenchSlowClients(args);
   std::fprintf(stderr, "remit bench: unknown workload %s\n", args.words[0].c_str());
   return 2;
 }

@@ -66,7 +66,7 @@ const std::vector<Command>& Commands() {
         {"partitions", "N", "partitions of the events topic (default 12)", 1, 1024},
         {"topics", "PREFIX", "topic prefix (default remit)"}},
        KafkaDev},
-      {{"bench"}, "log|replay|kafka", 1, "the benchmarks of docs/benchmarks.md",
+      {{"bench"}, "log|replay|kafka|slow-clients", 1, "the benchmarks of docs/benchmarks.md",
        {{"events", "N", "events to write or replay", 1, 1000000000},
         {"window", "N", "appends in flight per appender (bench log)", 1, 1 << 20},
         {"keep", "DIR", "keep (or reuse) the generated log in DIR (bench replay)"}},
