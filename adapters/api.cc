@@ -1,5 +1,7 @@
 #include "adapters/api.h"
 
+#include <shared_mutex>
+
 #include <chrono>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -210,11 +212,18 @@ HttpResponse Api::Handle(const HttpRequest& req) {
                      why.empty() ? "this server was started read-only; nothing can be changed"
                                  : "this server takes no writes: " + why);
       route = "read_only";
-    } else if (auto forwarded = ForwardToOwner(req)) {
-      route = "forwarded";
-      resp = std::move(*forwarded);
     } else {
-      resp = Route(req, &route);
+      // A request that may write holds the write gate shared: a backup waits for it, and it
+      // for a backup (Node::Backup).
+      std::shared_lock<std::shared_mutex> gate(node_->write_gate, std::defer_lock);
+      bool writes = req.method != "GET" && req.method != "HEAD" && req.path != "/api/v1/operator/backup";
+      if (writes) gate.lock();
+      if (auto forwarded = ForwardToOwner(req)) {
+        route = "forwarded";
+        resp = std::move(*forwarded);
+      } else {
+        resp = Route(req, &route);
+      }
     }
   } catch (const Invalid& i) {
     resp = FromInvalid(i);
@@ -470,6 +479,22 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
     if (r->rejection) return FromRejection(*r->rejection);
     return HttpResponse{204, "", "", {}};
+  }
+  // POST /api/v1/operator/backup {"to": DIR}: `remit backup` asks the running server, which
+  // holds every writer still while it copies (operator token; the path is on its machine).
+  if (req.path == "/api/v1/operator/backup") {
+    *route = "/api/v1/operator/backup";
+    if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
+    if (app_->Authenticate(BearerOf(req)).kind != Principal::Kind::kOperator) {
+      return Problem(401, "unauthorized", "the operator token is required");
+    }
+    json b = ParseBody(req);
+    std::string to = Str(b, "to");
+    if (to.empty() || to.front() != '/') throw Invalid{400, "validation_failed", "to must be an absolute path"};
+    auto r = node_->Backup(to);
+    if (!r.ok() && r.status().IsInvalidArgument()) return Problem(409, "backup_refused", r.status().ToString());
+    if (!r.ok()) return Problem(500, "backup_failed", r.status().ToString());
+    return Json(200, {{"to", to}, {"events", r->events}});
   }
   if (n >= 1 && parts[0] == "sandbox-gateway") return RouteSandbox(req, route);
   if (n >= 1 && (parts[0] == "portal" || parts[0] == "staff" || parts[0] == "assets")) {

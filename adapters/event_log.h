@@ -65,6 +65,9 @@ class EventLog {
   // Reads everything the log keeps on disk and checks it (block checksums as well as records):
   // the background check of a running server. OK for logs with nothing of their own to check.
   virtual Status VerifyStorage() { return Status::OK(); }
+  // A consistent copy of the log's storage in `to` (remit backup); NotSupported where the log
+  // lives elsewhere (Kafka: back up the topics).
+  virtual Status Checkpoint(const std::string& to) { return Status::InvalidArgument("this log cannot be copied: " + to); }
 };
 
 }  // namespace remit

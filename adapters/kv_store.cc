@@ -30,6 +30,9 @@ class RocksKv final : public KvStore {
   }
 
   Status VerifyStorage() const override { return VerifyStore(db_.get(), StoreKind::kKv, dir_); }
+  Status Checkpoint(const std::string& to) const override {
+    return CheckpointStore(db_.get(), StoreKind::kKv, dir_, to);
+  }
 
  private:
   std::unique_ptr<rocksdb::DB> db_;

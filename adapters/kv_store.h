@@ -25,6 +25,10 @@ class KvStore {
   // Reads everything the store keeps on disk and checks it (the background check); OK for a
   // store with nothing of its own to check.
   virtual Status VerifyStorage() const { return Status::OK(); }
+  // A consistent copy in `to` (remit backup); NotSupported for a store that lives elsewhere.
+  virtual Status Checkpoint(const std::string& to) const {
+    return Status::InvalidArgument("this store cannot be copied: " + to);
+  }
 };
 
 // The embedded store in `dir`.

@@ -117,6 +117,20 @@ Status Node::CheckStorage() {
   return s;
 }
 
+Result<BackupReport> Node::Backup(const std::string& to) {
+  std::unique_lock<std::shared_mutex> gate(write_gate);
+  BackupSources from;
+  from.log = &app->log();
+  from.views = &app->views();
+  from.stores = {{"idempotency", idempotency.get()}};
+  if (secrets) from.stores.push_back({"secrets", secrets->kv()});
+  if (sandbox) from.stores.push_back({"sandbox-gateway", sandbox->kv()});
+  const AppOptions& o = app->options();
+  from.secrets_key_file = o.secrets_key_file.empty() ? o.data_dir + "/secrets.key" : o.secrets_key_file;
+  from.operator_token_file = o.operator_token_file;
+  return WriteBackup(from, to);
+}
+
 void Node::StartStorageCheck(std::chrono::milliseconds interval) {
   check_thread_ = std::thread([this, interval] {
     std::unique_lock<std::mutex> l(check_mu_);

@@ -8,11 +8,13 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <optional>
 #include <vector>
 
 #include "adapters/app.h"
+#include "adapters/backup.h"
 #include "adapters/kafka_event_log.h"
 #include "adapters/kafka_kv.h"
 #include "adapters/kafka_membership.h"
@@ -61,6 +63,11 @@ struct Node {
   void StartStorageCheck(std::chrono::milliseconds interval = kStorageCheckInterval);
   // One pass of the check, on the calling thread; degrades the App on damage.
   Status CheckStorage();
+  // Every request that may write holds this shared (Api::Handle); Backup holds it alone, so the
+  // log and the stores beside it are copied at one point.
+  std::shared_mutex write_gate;
+  // Copies the data directory to `to` (adapters/backup.h) with every writer held still.
+  Result<BackupReport> Backup(const std::string& to);
   // When the last pass ended (0 before the first), for /healthz.
   std::atomic<int64_t> storage_checked_at_us{0};
   ~Node();

@@ -224,6 +224,10 @@ void RocksEventLog::HighWaterLoop() {
   }
 }
 
+Status RocksEventLog::Checkpoint(const std::string& to) {
+  return CheckpointStore(db_.get(), StoreKind::kLog, dir_, to);
+}
+
 Status RocksEventLog::VerifyStorage() { return VerifyStore(db_.get(), StoreKind::kLog, dir_); }
 
 RocksEventLog::RocksEventLog(std::unique_ptr<rocksdb::DB> db,

@@ -58,6 +58,7 @@ class RocksEventLog final : public EventLog {
   uint64_t EndOffset() const override;
   bool WaitFor(uint64_t offset, std::chrono::milliseconds timeout) override;
   Status VerifyStorage() override;
+  Status Checkpoint(const std::string& to) override;
 
   // The high-water mark file of the log in `dir`, and its value (nullopt when there is none:
   // a new log, or one written before remit kept it). Corruption when the file is damaged.

@@ -2,8 +2,10 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 #include <filesystem>
+#include <memory>
 
 namespace remit {
 
@@ -41,6 +43,16 @@ Status StoreError(const rocksdb::Status& s, StoreKind kind, const std::string& d
   }
   if (s.IsCorruption()) return Status::Corruption(m + ". " + StoreRemedy(kind));
   return Status::IOError(m);
+}
+
+Status CheckpointStore(rocksdb::DB* db, StoreKind kind, const std::string& dir, const std::string& to) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db, &raw);
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  // A flush first: the copy then holds the data in table files, not only in a log.
+  if (s.ok()) s = cp->CreateCheckpoint(to, /*log_size_for_flush=*/0);
+  if (s.ok()) return Status::OK();
+  return StoreError(s, kind, dir + " (backup to " + to + ")");
 }
 
 Status VerifyStore(rocksdb::DB* db, StoreKind kind, const std::string& dir) {

@@ -23,6 +23,7 @@ class SandboxGateway final : public PaymentGateway {
   ~SandboxGateway() override;
   // The background check of the processor's store (KvStore::VerifyStorage).
   Status VerifyStorage() const { return kv_->VerifyStorage(); }
+  const KvStore* kv() const { return kv_.get(); }
 
   struct Tokenized {
     std::string token;

@@ -33,6 +33,7 @@ class SecretsStore {
   Result<std::string> Get(const std::string& name) const;
   // The background check of the store beneath (KvStore::VerifyStorage).
   Status VerifyStorage() const;
+  const KvStore* kv() const { return kv_.get(); }
 
  private:
   SecretsStore(std::unique_ptr<KvStore> kv, std::string key);

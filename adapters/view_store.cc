@@ -59,6 +59,10 @@ Status ViewStore::VerifyStorage() {
   return VerifyStore(db_.get(), StoreKind::kViews, dir_);
 }
 
+Status ViewStore::Checkpoint(const std::string& to) {
+  return CheckpointStore(db_.get(), StoreKind::kViews, dir_, to);
+}
+
 void ViewStore::NoteReadFailure(const rocksdb::Status& s) const {
   std::lock_guard<std::mutex> l(read_failure_mu_);
   if (read_failure_.ok()) read_failure_ = StoreError(s, StoreKind::kViews, dir_);

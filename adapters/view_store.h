@@ -41,6 +41,8 @@ class ViewStore {
   std::optional<std::string> Get(std::string_view key) const;
   // The background check: every table file's checksums, and any read that failed on damage.
   Status VerifyStorage();
+  // A consistent copy in `to` (remit backup).
+  Status Checkpoint(const std::string& to);
   // Calls fn(key, value) for keys starting with `prefix`, from `start` (inclusive; default the
   // prefix), in order, until fn returns false.
   void Scan(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn,

@@ -30,6 +30,7 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
+  bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const;

@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "adapters/http_client.h"
+#include "events/status.h"
+
 namespace remit::tools {
 
 // "--name value" pairs and bare "--flag"s after the subcommand words, checked against the
@@ -22,7 +25,16 @@ struct Args {
 };
 
 
+// When a server runs on `data` (its server.json names a live process): the answer of `method
+// path` with the operator token (from `token_file`, default DATA/operator-token). nullopt when
+// no server runs there.
+std::optional<Result<HttpResult>> CallRunningServer(const std::string& data, const std::string& token_file,
+                                                    const std::string& method, const std::string& path,
+                                                    const std::string& body);
+
 int Serve(const Args& args);
+int Backup(const Args& args);
+int Restore(const Args& args);
 int KafkaDev(const Args& args);
 int TokenCreate(const Args& args);
 int Bench(const Args& args);

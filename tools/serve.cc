@@ -32,6 +32,29 @@ bool SplitHostPort(const std::string& s, std::string* host, int* port) {
 
 std::string ServerFile(const std::string& data) { return data + "/server.json"; }
 
+}  // namespace
+
+std::optional<Result<HttpResult>> CallRunningServer(const std::string& data, const std::string& token_file,
+                                                    const std::string& method, const std::string& path,
+                                                    const std::string& body) {
+  auto server = ReadFile(ServerFile(data));
+  if (!server.ok()) return std::nullopt;
+  auto info = nlohmann::json::parse(server.value(), nullptr, false);
+  std::string host;
+  int port = 0;
+  auto op = ReadFile(token_file.empty() ? data + "/operator-token" : token_file);
+  if (info.is_discarded() || !op.ok() || !SplitHostPort(info.value("listen", ""), &host, &port) ||
+      ::kill(info.value("pid", 0), 0) != 0) {
+    return std::nullopt;
+  }
+  std::string token = op.value();
+  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+  return HttpCall(host == "0.0.0.0" ? "127.0.0.1" : host, port, method, path, body,
+                  {{"Authorization", "Bearer " + token}});
+}
+
+namespace {
+
 // SIGTERM and SIGINT are taken by sigwait; they are blocked before any thread starts, so
 // every thread inherits the mask.
 sigset_t BlockStopSignals() {
@@ -261,34 +284,21 @@ int TokenCreate(const Args& args) {
     return 2;
   }
   // A running server holds the data directory: ask it. Otherwise open the directory directly.
-  auto server = ReadFile(ServerFile(*data));
-  if (server.ok()) {
-    auto info = nlohmann::json::parse(server.value(), nullptr, false);
-    std::string host;
-    int port = 0;
-    auto op = ReadFile(args.Get("operator-token-file").value_or(*data + "/operator-token"));
-    if (!info.is_discarded() && op.ok() && SplitHostPort(info.value("listen", ""), &host, &port) &&
-        ::kill(info.value("pid", 0), 0) == 0) {
-      std::string token = op.value();
-      while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
-      nlohmann::json body = {{"role", *role}, {"label", label}};
-      auto r = HttpCall(host == "0.0.0.0" ? "127.0.0.1" : host, port, "POST",
-                        "/api/v1/practices/" + *practice + "/tokens", body.dump(),
-                        {{"Authorization", "Bearer " + token}});
-      if (!r.ok()) {
-        std::fprintf(stderr, "remit token create: %s\n", r.status().ToString().c_str());
-        return 1;
-      }
-      if (r->status != 201) {
-        std::fprintf(stderr, "remit token create: server answered %d: %s\n", r->status,
-                     r->body.c_str());
-        return 1;
-      }
-      auto j = nlohmann::json::parse(r->body);
-      std::printf("token_id %s role %s\n%s\n", j.value("token_id", "").c_str(), role->c_str(),
-                  j.value("token", "").c_str());
-      return 0;
+  nlohmann::json body = {{"role", *role}, {"label", label}};
+  if (auto r = CallRunningServer(*data, args.Get("operator-token-file").value_or(""), "POST",
+                                 "/api/v1/practices/" + *practice + "/tokens", body.dump())) {
+    if (!r->ok()) {
+      std::fprintf(stderr, "remit token create: %s\n", r->status().ToString().c_str());
+      return 1;
     }
+    if ((*r)->status != 201) {
+      std::fprintf(stderr, "remit token create: server answered %d: %s\n", (*r)->status, (*r)->body.c_str());
+      return 1;
+    }
+    auto j = nlohmann::json::parse((*r)->body);
+    std::printf("token_id %s role %s\n%s\n", j.value("token_id", "").c_str(), role->c_str(),
+                j.value("token", "").c_str());
+    return 0;
   }
   AppOptions opts;
   opts.data_dir = *data;
