@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev libssl-dev zlib1g-dev
   curl python3
   chromium zbar-tools
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what remit needs, builds it twice (release, and address+undefined sanitizers), and
-# runs every test under CTest in both builds. Ends with CTest's summary of the release run.
+# Installs what remit needs, builds it three times (address+undefined sanitizers, the libFuzzer
+# targets with clang-16, release), and runs every test under CTest in each build. Ends with CTest's summary of the release run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -9,6 +9,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== unit tests under address+undefined sanitizers"
 ctest --test-dir build-asan --output-on-failure --timeout 900
+bash scripts/build.sh fuzz
+echo "== fuzz targets, a short bounded run of each (tests/fuzz, docs/fuzzing.md)"
+ctest --test-dir build-fuzz --output-on-failure --timeout 300
 bash scripts/build.sh release
 echo "== every test, release build"
 ctest --test-dir build --output-on-failure --timeout 900
