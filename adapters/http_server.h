@@ -68,7 +68,10 @@ struct Cidr {
 
 struct HttpServerOptions {
   size_t io_threads = 2;
-  size_t handler_threads = 32;
+  // Handlers block (durability, the processor, and in Kafka mode a write forwarded to its
+  // practice's owner, which needs a handler there): enough that two processes forwarding to
+  // each other under load do not wait on each other's full pools. Idle threads cost no CPU.
+  size_t handler_threads = 128;
   size_t connections_max = 8192;
   size_t connections_per_address_max = 512;
   std::chrono::milliseconds request_timeout{10000};
