@@ -66,6 +66,10 @@ int Backup(const Args& args) {
                 static_cast<unsigned long long>(j.is_discarded() ? 0 : j.value("events", uint64_t{0})));
     return 0;
   }
+  if (!std::filesystem::exists(*data + "/log")) {
+    std::fprintf(stderr, "remit backup: no event log in %s\n", data->c_str());
+    return 1;
+  }
   auto r = BackupStopped(*data, target, token_file, args.Get("secrets-key").value_or(""));
   if (!r.ok()) {
     std::fprintf(stderr, "remit backup: %s\n", r.status().ToString().c_str());
