@@ -476,3 +476,32 @@ BOOST_AUTO_TEST_CASE(a_log_with_amounts_near_2_63_still_starts) {
                     json{{"charge_id", "C4"}, {"patient_id", "P1"}, {"amount_cents", 100},
                          {"service_date", "2026-01-03"}}).status == 201);
 }
+
+// The views are the second record of how far the log got: a log replaced by an older copy
+// whose high-water mark went with it is still refused, because the views applied more.
+BOOST_AUTO_TEST_CASE(a_log_behind_its_views_is_refused) {
+  TempDir dir;
+  const std::string log_dir = dir.path() + "/log", old = dir.path() + "/old";
+  std::string op;
+  {
+    TestServer s(dir.path());
+    op = s.operator_token();
+    BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", op,
+                         json{{"practice_id", "lost-log"}, {"name", "L"}, {"currency", "USD"}}).status == 201);
+  }
+  std::filesystem::copy(log_dir, old, std::filesystem::copy_options::recursive);
+  {
+    TestServer s(dir.path());
+    BOOST_REQUIRE(s.Call("POST", "/api/v1/practices/lost-log/tokens", op, json{{"role", "admin"}}).status == 201);
+  }
+  std::filesystem::remove_all(log_dir);
+  std::filesystem::rename(old, log_dir);
+  std::filesystem::remove(log_dir + ".end");
+  AppOptions o;
+  o.data_dir = dir.path();
+  auto app = App::Open(o);
+  BOOST_REQUIRE(!app.ok());
+  BOOST_TEST(app.status().IsCorruption());
+  BOOST_TEST(app.status().message().find("acknowledged events are missing from the log") != std::string::npos,
+             app.status().message());
+}
