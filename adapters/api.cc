@@ -255,16 +255,6 @@ std::optional<std::string> PracticeWrittenBy(const HttpRequest& req) {
   return std::nullopt;
 }
 
-bool SplitUrl(const std::string& url, std::string* host, int* port) {
-  std::string rest = url.starts_with("http://") ? url.substr(7) : url;
-  rest = rest.substr(0, rest.find('/'));
-  auto c = rest.rfind(':');
-  if (c == std::string::npos) return false;
-  *host = rest.substr(0, c);
-  *port = std::atoi(rest.c_str() + c + 1);
-  return *port > 0;
-}
-
 constexpr const char* kForwardedHeader = "remit-forwarded";
 
 }  // namespace
@@ -298,7 +288,7 @@ std::optional<HttpResponse> Api::CallOwner(const std::string& practice, const st
     std::string url = m->OwnerUrl(practice);
     std::string host;
     int port = 0;
-    if (!url.empty() && url != m->url() && SplitUrl(url, &host, &port)) {
+    if (!url.empty() && url != m->url() && SplitHttpUrl(url, &host, &port)) {
       auto r = HttpCall(host, port, method, target, body, headers, std::chrono::seconds(30));
       if (r.ok() && !(r->status == 503 && r->body.find("not_owner") != std::string::npos)) {
         // Read-your-writes here too: wait until this process's mirror and views hold what the

@@ -5,6 +5,9 @@
 #include <boost/beast/http.hpp>
 #include <sys/socket.h>
 
+#include <set>
+#include <string_view>
+
 namespace remit {
 
 namespace asio = boost::asio;
@@ -52,6 +55,38 @@ Result<HttpResult> HttpCall(const std::string& host, int port, const std::string
   } catch (const std::exception& e) {
     return Status::IOError(std::string("HTTP ") + method + " " + target + ": " + e.what());
   }
+}
+
+bool SplitHttpUrl(const std::string& url, std::string* host, int* port) {
+  std::string_view rest(url);
+  if (rest.starts_with("http://")) rest.remove_prefix(7);
+  rest = rest.substr(0, rest.find('/'));
+  auto c = rest.rfind(':');
+  if (c == std::string_view::npos || c + 1 == rest.size()) return false;
+  std::string_view h = rest.substr(0, c);
+  if (h.starts_with('[') && h.ends_with(']')) h = h.substr(1, h.size() - 2);
+  int p = 0;
+  for (char d : rest.substr(c + 1)) {
+    if (d < '0' || d > '9' || p > 65535) return false;
+    p = p * 10 + (d - '0');
+  }
+  if (h.empty() || p < 1 || p > 65535) return false;
+  *host = std::string(h);
+  *port = p;
+  return true;
+}
+
+std::vector<std::string> AddressesInUrls(const std::vector<std::string>& urls) {
+  std::set<std::string> out;
+  for (const auto& url : urls) {
+    std::string host;
+    int port = 0;
+    boost::system::error_code ec;
+    if (!SplitHttpUrl(url, &host, &port)) continue;
+    auto ip = asio::ip::make_address(host, ec);
+    if (!ec) out.insert(ip.to_string());
+  }
+  return {out.begin(), out.end()};
 }
 
 }  // namespace remit

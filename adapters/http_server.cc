@@ -1,5 +1,6 @@
 #include "adapters/http_server.h"
 
+#include <set>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -172,6 +173,7 @@ struct HttpServer::Impl {
   std::condition_variable cv;
   size_t connections = 0;                              // GUARDED_BY(mu)
   std::map<std::string, size_t> per_address;           // GUARDED_BY(mu)
+  std::set<std::string> peer_addresses;                // GUARDED_BY(mu)
   std::map<uint64_t, std::weak_ptr<Session>> sessions;  // GUARDED_BY(mu)
   uint64_t next_id = 0;                                // GUARDED_BY(mu)
   std::atomic<uint64_t> refused{0};
@@ -185,8 +187,9 @@ struct HttpServer::Impl {
   std::vector<std::thread> io_threads;
   std::unique_ptr<asio::thread_pool> handlers;
 
-  bool Trusted(const std::string& address) const {
-    for (const auto& c : options.trusted_proxies) {
+  bool Trusted(const std::string& address) const { return InAny(options.trusted_proxies, address); }
+  static bool InAny(const std::vector<Cidr>& ranges, const std::string& address) {
+    for (const auto& c : ranges) {
       if (c.Contains(address)) return true;
     }
     return false;
@@ -376,10 +379,11 @@ void HttpServer::Impl::DoAccept() {
     if (!aec && remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()) {
       address = asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string();
     }
-    bool counted = !Trusted(address);
+    bool counted = !Trusted(address) && !InAny(options.peers, address);
     std::shared_ptr<Session> session;
     {
       std::lock_guard<std::mutex> l(mu);
+      counted = counted && !peer_addresses.contains(address);
       bool over = stopping || aec || connections >= options.connections_max ||
                   (counted && per_address[address] >= options.connections_per_address_max);
       if (!over) {
@@ -445,6 +449,20 @@ Result<int> HttpServer::Start(const std::string& host, int port) {
     impl_->io_threads.emplace_back([this] { impl_->ioc.run(); });
   }
   return bound;
+}
+
+void HttpServer::SetPeerAddresses(std::vector<std::string> addresses) {
+  std::set<std::string> peers;
+  for (auto& a : addresses) {
+    // The accept loop compares the peer's address as asio prints it.
+    beast::error_code ec;
+    auto ip = asio::ip::make_address(a, ec);
+    if (ec) continue;
+    if (ip.is_v6() && ip.to_v6().is_v4_mapped()) ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
+    peers.insert(ip.to_string());
+  }
+  std::lock_guard<std::mutex> l(impl_->mu);
+  impl_->peer_addresses = std::move(peers);
 }
 
 void HttpServer::Stop() {

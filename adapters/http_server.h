@@ -11,7 +11,10 @@
 //   - at most `connections_per_address_max` open connections per client address and
 //     `connections_max` in all: the excess is closed at accept, costing no thread; trusted
 //     proxies (`trusted_proxies`, whose clients arrive on the proxy's address) are exempt, and
-//     their X-Forwarded-For names the client (HttpRequest::client_address).
+//     their X-Forwarded-For names the client (HttpRequest::client_address); so are the other
+//     remit processes (`peers`, and the addresses SetPeerAddresses names), whose forwarded
+//     writes are bounded by their own handler pools, not by this cap; their X-Forwarded-For
+//     is not believed.
 // Request bodies over kBodyBytesMax are answered 413 before the handler sees them. Stop()
 // refuses new connections, closes idle ones, lets requests in flight finish for at most
 // `shutdown_timeout`, then closes everything.
@@ -79,6 +82,7 @@ struct HttpServerOptions {
   std::chrono::milliseconds write_timeout{10000};
   std::chrono::milliseconds shutdown_timeout{3000};
   std::vector<Cidr> trusted_proxies;
+  std::vector<Cidr> peers;
 };
 
 class HttpServer {
@@ -92,6 +96,10 @@ class HttpServer {
   // Binds and starts accepting; returns the bound port (useful with port 0).
   Result<int> Start(const std::string& host, int port);
   void Stop();
+  // Replaces the addresses of peers learnt at run time (the cluster's announced members),
+  // exempt from the per-address cap like `peers`. Thread-safe; connections already open keep
+  // the accounting they were accepted with.
+  void SetPeerAddresses(std::vector<std::string> addresses);
 
   // Open connections, and connections closed at accept for a cap (for /metrics and tests).
   size_t connections() const;

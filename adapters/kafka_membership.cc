@@ -152,9 +152,29 @@ Status KafkaMembership::Announce(int32_t partition) {
   }
   err = f.get();
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(kafka::Error("announce", err));
-  std::lock_guard<std::mutex> l(mu_);
-  owners_[partition] = value;  // ours at once, without waiting to read it back
+  SetOwner(partition, value);  // ours at once, without waiting to read it back
   return Status::OK();
+}
+
+void KafkaMembership::SetOwner(int32_t partition, std::string url) {
+  std::vector<std::string> urls;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    std::string& owner = owners_[partition];
+    if (owner == url) return;
+    std::set<std::string> before;
+    for (const auto& [p, u] : owners_) {
+      if (!u.empty()) before.insert(u);
+    }
+    owner = std::move(url);
+    std::set<std::string> after;
+    for (const auto& [p, u] : owners_) {
+      if (!u.empty()) after.insert(u);
+    }
+    if (before == after) return;
+    urls.assign(after.begin(), after.end());
+  }
+  if (options_.on_owners) options_.on_owners(urls);
 }
 
 void KafkaMembership::OwnersLoop() {
@@ -164,8 +184,7 @@ void KafkaMembership::OwnersLoop() {
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->key != nullptr) {
       std::string key(static_cast<const char*>(m->key), m->key_len);
       std::string url(static_cast<const char*>(m->payload), m->len);
-      std::lock_guard<std::mutex> l(mu_);
-      owners_[std::atoi(key.c_str())] = url;
+      SetOwner(std::atoi(key.c_str()), std::move(url));
     }
     rd_kafka_message_destroy(m);
   }

@@ -35,6 +35,9 @@ struct MembershipOptions {
   std::string group = "remit";
   std::string client_id = "remit";
   std::function<std::string()> url;  // where peers reach this process
+  // Called, from the membership's threads and never under its lock, with every URL announced
+  // so far (this process's among them) each time one changes.
+  std::function<void(const std::vector<std::string>&)> on_owners;
 };
 
 class KafkaMembership {
@@ -64,6 +67,8 @@ class KafkaMembership {
   void PrepareLoop();
   void OwnersLoop();
   Status Announce(int32_t partition);
+  // Sets partition's owner; calls on_owners when that changes the URLs known.
+  void SetOwner(int32_t partition, std::string url);
 
   MembershipOptions options_;
   KafkaEventLog* log_ = nullptr;

@@ -68,7 +68,7 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& app_options,
   return node;
 }
 
-Status Node::StartMembership() {
+Status Node::StartMembership(std::function<void(const std::vector<std::string>&)> on_peers) {
   if (!kafka_ || kafka_log == nullptr) return Status::OK();
   MembershipOptions o;
   o.brokers = kafka_->brokers;
@@ -78,6 +78,7 @@ Status Node::StartMembership() {
   o.client_id = kafka_->client_id;
   App* a = app.get();
   o.url = [a] { return a->advertise_url(); };
+  o.on_owners = std::move(on_peers);
   KafkaEventLog* log = kafka_log;
   std::vector<KafkaKv*> stores = kafka_stores;
   auto prepare = [log, stores](int32_t partition) {

@@ -51,9 +51,11 @@ struct Node {
   // embedded log, finishes payments a crash left open.
   static Result<std::unique_ptr<Node>> Open(const AppOptions& options,
                                             const std::optional<KafkaSetup>& kafka = std::nullopt);
-  // Kafka mode: joins the group once peers can reach this process at app->public_url(). A
-  // partition's open payments are finished when it becomes this process's.
-  Status StartMembership();
+  // Kafka mode: joins the group once peers can reach this process at app->advertise_url(). A
+  // partition's open payments are finished when it becomes this process's. `on_peers` is
+  // called with the members' announced URLs each time they change (the HTTP server exempts
+  // their addresses from its per-address cap).
+  Status StartMembership(std::function<void(const std::vector<std::string>&)> on_peers = {});
 
   // The background storage check: reads every store of the node whole and checks it (block
   // checksums of the log, views, idempotency, secrets and processor stores; reads that failed on

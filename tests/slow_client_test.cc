@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE slow_client
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -61,6 +62,33 @@ std::pair<int, double> Probe(asio::io_context& ioc, int port) {
   double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   int status = reply.starts_with("HTTP/1.1 ") ? std::atoi(reply.c_str() + 9) : 0;
   return {status, ms};
+}
+
+// A server that answers "ok" and remembers the client address of the last request.
+struct AddressRecorder {
+  std::mutex mu;
+  std::string seen;  // GUARDED_BY(mu)
+  HttpServer server;
+  explicit AddressRecorder(const HttpServerOptions& o)
+      : server([this](const HttpRequest& r) {
+          std::lock_guard<std::mutex> l(mu);
+          seen = r.client_address;
+          return HttpResponse{200, "text/plain", "ok", {}};
+        }, o) {}
+  std::string Seen() {
+    std::lock_guard<std::mutex> l(mu);
+    return seen;
+  }
+};
+
+// Sends one GET with this X-Forwarded-For on `s` and reads until the server closes.
+void GetWithForwardedFor(tcp::socket& s, const std::string& forwarded_for) {
+  std::string req = "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: " + forwarded_for +
+                    "\r\nConnection: close\r\n\r\n";
+  boost::system::error_code ec;
+  asio::write(s, asio::buffer(req), ec);
+  char buf[256];
+  while (!ec) s.read_some(asio::buffer(buf), ec);
 }
 
 }  // namespace
@@ -185,42 +213,87 @@ BOOST_AUTO_TEST_CASE(cidr_and_forwarded_client) {
 // Behind a trusted proxy the client is X-Forwarded-For's last untrusted address, and the proxy
 // is not held to the per-address cap.
 BOOST_AUTO_TEST_CASE(a_trusted_proxy_is_not_capped_and_names_its_clients) {
-  TempDir dir;
   HttpServerOptions o;
   o.connections_per_address_max = 4;
   o.trusted_proxies = {*Cidr::Parse("127.0.0.6/32")};
-  std::string seen;
-  std::mutex mu;
-  HttpServer server([&](const HttpRequest& r) {
-    std::lock_guard<std::mutex> l(mu);
-    seen = r.client_address;
-    return HttpResponse{200, "text/plain", "ok", {}};
-  }, o);
-  auto port = server.Start("127.0.0.1", 0);
+  AddressRecorder rec(o);
+  auto port = rec.server.Start("127.0.0.1", 0);
   BOOST_REQUIRE(port.ok());
   asio::io_context ioc;
   std::vector<std::unique_ptr<tcp::socket>> from_proxy;
   for (int i = 0; i < 20; ++i) from_proxy.push_back(Connect(ioc, "127.0.0.6", *port));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  BOOST_TEST(server.connections_refused() == 0u);
-  std::string req = "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7, 127.0.0.6\r\nConnection: close\r\n\r\n";
-  boost::system::error_code ec;
-  asio::write(*from_proxy.back(), asio::buffer(req), ec);
-  char buf[256];
-  while (!ec) from_proxy.back()->read_some(asio::buffer(buf), ec);
-  {
-    std::lock_guard<std::mutex> l(mu);
-    BOOST_TEST(seen == "203.0.113.7");
-  }
+  BOOST_TEST(rec.server.connections_refused() == 0u);
+  GetWithForwardedFor(*from_proxy.back(), "203.0.113.7, 127.0.0.6");
+  BOOST_TEST(rec.Seen() == "203.0.113.7");
   // An untrusted address is capped at 4, and its X-Forwarded-For is ignored.
   std::vector<std::unique_ptr<tcp::socket>> plain;
   for (int i = 0; i < 10; ++i) plain.push_back(Connect(ioc, "127.0.0.7", *port));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  BOOST_TEST(server.connections_refused() == 6u);
+  BOOST_TEST(rec.server.connections_refused() == 6u);
   auto direct = Connect(ioc, "127.0.0.8", *port);
-  asio::write(*direct, asio::buffer(req), ec);
-  ec = {};
-  while (!ec) direct->read_some(asio::buffer(buf), ec);
-  std::lock_guard<std::mutex> l(mu);
-  BOOST_TEST(seen == "127.0.0.8");
+  GetWithForwardedFor(*direct, "203.0.113.7, 127.0.0.6");
+  BOOST_TEST(rec.Seen() == "127.0.0.8");
+  rec.server.Stop();
+}
+
+// The other remit processes are exempt from the per-address cap, named by range (`peers`) or
+// learnt from the cluster (SetPeerAddresses); unlike a trusted proxy, their X-Forwarded-For
+// is not believed.
+BOOST_AUTO_TEST_CASE(peers_are_not_capped_and_do_not_name_clients) {
+  HttpServerOptions o;
+  o.connections_per_address_max = 3;
+  o.peers = {*Cidr::Parse("127.0.0.20/31")};  // .20 and .21
+  AddressRecorder rec(o);
+  HttpServer& server = rec.server;
+  auto port = server.Start("127.0.0.1", 0);
+  BOOST_REQUIRE(port.ok());
+  asio::io_context ioc;
+  auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(200)); };
+  auto open = [&](const std::string& from, int n) {
+    std::vector<std::unique_ptr<tcp::socket>> v;
+    for (int i = 0; i < n; ++i) v.push_back(Connect(ioc, from, *port));
+    return v;
+  };
+  auto static_peer = open("127.0.0.21", 10);
+  settle();
+  BOOST_TEST(server.connections_refused() == 0u);
+  auto learnt_before = open("127.0.0.22", 10);  // not yet a peer: capped at 3
+  settle();
+  BOOST_TEST(server.connections_refused() == 7u);
+  server.SetPeerAddresses({"127.0.0.22", "not an address"});
+  auto learnt = open("127.0.0.22", 10);
+  settle();
+  BOOST_TEST(server.connections_refused() == 7u);
+  BOOST_TEST(server.connections() == 23u);
+
+  GetWithForwardedFor(*static_peer.back(), "203.0.113.7");
+  BOOST_TEST(rec.Seen() == "127.0.0.21");
+
+  // A member that leaves is capped again for its new connections.
+  server.SetPeerAddresses({});
+  learnt_before.clear();
+  learnt.clear();
+  settle();
+  auto after = open("127.0.0.22", 5);
+  settle();
+  BOOST_TEST(server.connections_refused() == 9u);
+  server.Stop();
+}
+
+BOOST_AUTO_TEST_CASE(peer_urls_to_addresses) {
+  std::string host;
+  int port = 0;
+  BOOST_TEST(SplitHttpUrl("http://10.1.2.3:8080/x", &host, &port));
+  BOOST_TEST(host == "10.1.2.3");
+  BOOST_TEST(port == 8080);
+  BOOST_TEST(SplitHttpUrl("http://[::1]:9", &host, &port));
+  BOOST_TEST(host == "::1");
+  BOOST_TEST(!SplitHttpUrl("http://a:0", &host, &port));
+  BOOST_TEST(!SplitHttpUrl("http://a:70000", &host, &port));
+  BOOST_TEST(!SplitHttpUrl("http://a:8x", &host, &port));
+  BOOST_TEST(!SplitHttpUrl("http://a", &host, &port));
+  auto a = AddressesInUrls({"http://10.0.0.5:8080", "http://portal.test:8080", "http://10.0.0.5:8081",
+                            "http://[::ffff:10.0.0.6]:1", "garbage"});
+  BOOST_TEST((a == std::vector<std::string>{"10.0.0.5", "::ffff:10.0.0.6"}));
 }

@@ -66,6 +66,18 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
+// "CIDR[,CIDR...]" into *out; false on any range that does not parse.
+bool ParseCidrList(std::string_view text, std::vector<Cidr>* out) {
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto cidr = Cidr::Parse(text.substr(0, comma));
+    if (!cidr) return false;
+    out->push_back(*cidr);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  return true;
+}
+
 }  // namespace
 
 int Serve(const Args& args) {
@@ -111,18 +123,16 @@ int Serve(const Args& args) {
   // Behind a reverse proxy every client arrives on the proxy's address: connections from these
   // ranges are not capped per address, and X-Forwarded-For names the client.
   HttpServerOptions http_options;
-  if (auto proxies = args.Get("trusted-proxy")) {
-    std::string_view rest(*proxies);
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      auto cidr = Cidr::Parse(rest.substr(0, comma));
-      if (!cidr) {
-        std::fprintf(stderr, "remit serve: --trusted-proxy takes CIDR[,CIDR...] (10.0.0.0/8, ::1), not '%s'\n",
-                     proxies->c_str());
-        return 2;
-      }
-      http_options.trusted_proxies.push_back(*cidr);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  // The other remit processes of a Kafka cluster are exempt from the per-address cap too (their
+  // forwarded writes are bounded by their own handler pools): those whose advertised URL is an
+  // address are found from the cluster's membership; --peer names the rest.
+  for (auto [flag, ranges] : {std::pair{"trusted-proxy", &http_options.trusted_proxies},
+                              std::pair{"peer", &http_options.peers}}) {
+    auto v = args.Get(flag);
+    if (v && !ParseCidrList(*v, ranges)) {
+      std::fprintf(stderr, "remit serve: --%s takes CIDR[,CIDR...] (10.0.0.0/8, ::1), not '%s'\n",
+                   flag, v->c_str());
+      return 2;
     }
   }
   sigset_t set = BlockStopSignals();
@@ -161,12 +171,21 @@ int Serve(const Args& args) {
 
   if (kafka) {
     // Peers reach this process at its advertised URL: join the group only now that it listens.
-    Status s = node->StartMembership();
+    Status s = node->StartMembership([&server](const std::vector<std::string>& urls) {
+      server.SetPeerAddresses(AddressesInUrls(urls));
+    });
     if (!s.ok()) {
       std::fprintf(stderr, "remit serve: Kafka: %s\n", s.ToString().c_str());
       return 1;
     }
   }
+  // The membership calls into the server: on every return it stops before the server goes.
+  struct MembershipStop {
+    std::unique_ptr<Node>& node;
+    ~MembershipStop() {
+      if (node) node->membership.reset();
+    }
+  } membership_stop{node};
   nlohmann::json info = {{"listen", host + ":" + std::to_string(*bound)}, {"pid", ::getpid()}};
   WriteFileMode(ServerFile(*data), info.dump() + "\n", 0600).IgnoreError();
 
