@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -121,18 +122,58 @@ Result<Handle> NewMirrorConsumer(const std::string& brokers, const std::string& 
   return h;
 }
 
-Result<int64_t> EndOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition,
-                          int timeout_ms) {
+namespace {
+
+// A ListOffsets request for `which` (RD_KAFKA_OFFSET_BEGINNING or _END).
+Result<int64_t> ListOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t which,
+                           int timeout_ms) {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-  // A ListOffsets request for the latest offset: the timestamp RD_KAFKA_OFFSET_END.
-  rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = RD_KAFKA_OFFSET_END;
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = which;
   rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list, timeout_ms);
-  int64_t end = list->elems[0].offset;
+  int64_t offset = list->elems[0].offset;
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = list->elems[0].err;
   rd_kafka_topic_partition_list_destroy(list);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(Error("Kafka end offset", err));
-  if (end < 0) return Status::IOError("Kafka end offset of " + topic + " not known");
-  return end;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(Error("Kafka list offsets", err));
+  if (offset < 0) return Status::IOError("Kafka offsets of " + topic + " not known");
+  return offset;
+}
+
+}  // namespace
+
+Result<int64_t> EndOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                          int timeout_ms) {
+  return ListOffset(rk, topic, partition, RD_KAFKA_OFFSET_END, timeout_ms);
+}
+
+Result<int64_t> StartOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                            int timeout_ms) {
+  return ListOffset(rk, topic, partition, RD_KAFKA_OFFSET_BEGINNING, timeout_ms);
+}
+
+Status CheckMirrorPosition(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                           int64_t taken, const std::string& dir, const std::string& remedy) {
+  taken = std::max<int64_t>(0, taken);
+  std::string where = topic + " partition " + std::to_string(partition);
+  auto low = StartOffset(rk, topic, partition, 10000);
+  if (!low.ok()) return low.status();
+  if (*low > taken) {
+    return Status::Corruption(
+        where + " starts at offset " + std::to_string(*low) + ", and the mirror " + dir +
+        " has taken it only up to " + std::to_string(taken) + ": the messages between were "
+        "deleted (retention.ms or retention.bytes), and a remit topic must keep every message "
+        "(docs/kafka.md). Restore them from a backup of the topic, or start this process from a "
+        "backup of a data directory that took them.");
+  }
+  if (taken == 0) return Status::OK();
+  auto high = EndOffset(rk, topic, partition, 10000);
+  if (!high.ok()) return high.status();
+  if (taken > *high) {
+    return Status::Corruption("the Kafka mirror " + dir + " has taken " + where + " up to offset " +
+                              std::to_string(taken) + ", but the topic ends at " +
+                              std::to_string(*high) + ": it was deleted and made again, lost "
+                              "messages, or these brokers are another cluster's." + remedy);
+  }
+  return Status::OK();
 }
 
 Result<int32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {

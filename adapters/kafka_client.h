@@ -44,6 +44,16 @@ Result<int32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int tim
 // for as long as the leader is away (librdkafka#2588, fixed by #4460).
 Result<int64_t> EndOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition,
                           int timeout_ms);
+// The partition's first offset still held (above 0 once retention has deleted messages).
+Result<int64_t> StartOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                            int timeout_ms);
+// Corruption when a mirror that has taken `partition` up to `taken` (RD_KAFKA_OFFSET_BEGINNING:
+// nothing yet) does not fit the topic as it is: the topic ends before `taken` (deleted and made
+// again, or another cluster's), or starts after it (the messages between were deleted by
+// retention, and mirroring from the first one held would leave them out). The message names
+// the mirror's `dir`, the offsets, and ends with `remedy`.
+Status CheckMirrorPosition(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                           int64_t taken, const std::string& dir, const std::string& remedy);
 // Assigns partitions [0, offsets.size()) of `topic`, each from its offset.
 Status Assign(rd_kafka_t* consumer, const std::string& topic, const std::vector<int64_t>& offsets);
 // The header's last value, or empty.

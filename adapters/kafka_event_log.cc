@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::string_view kPositionMeta = "pos/";  // + partition -> next offset to read
 constexpr std::string_view kHeadMeta = "head/";     // + practice -> hash of its last event
+constexpr std::string_view kPartitionsMeta = "partitions";  // the topic's partition count
 constexpr std::string_view kIdMeta = "id/";         // + event id hex -> local offset
 
 std::string EncodeU64(uint64_t v) {
@@ -84,8 +85,10 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const KafkaLogOptions
   // The mirror's state: positions, chain heads.
   log->positions_.assign(static_cast<size_t>(log->partitions_), 0);
   std::vector<int64_t> start(static_cast<size_t>(log->partitions_), RD_KAFKA_OFFSET_BEGINNING);
+  int stored_partition_max = -1;
   log->mirror_->ScanMeta(kPositionMeta, [&](std::string_view k, std::string_view v) {
     int p = std::atoi(std::string(k.substr(kPositionMeta.size())).c_str());
+    stored_partition_max = std::max(stored_partition_max, p);
     if (p >= 0 && p < log->partitions_) {
       start[static_cast<size_t>(p)] = static_cast<int64_t>(DecodeU64(v));
       log->positions_[static_cast<size_t>(p)] = static_cast<int64_t>(DecodeU64(v));
@@ -96,6 +99,8 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const KafkaLogOptions
     if (v.size() == h.size()) std::memcpy(h.data(), v.data(), h.size());
     log->heads_[std::string(k.substr(kHeadMeta.size()))] = h;
   });
+  Status fits = log->CheckMirrorFitsTopic(start, stored_partition_max);
+  if (!fits.ok()) return fits;
 
   // The consumer: every partition, from the mirror's positions; no group, no commits (the
   // positions live in the mirror, written with the entries).
@@ -109,6 +114,31 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const KafkaLogOptions
   log->mirror_thread_ = std::thread([l = log.get()] { l->MirrorLoop(); });
   log->poll_thread_ = std::thread([l = log.get()] { l->PollLoop(); });
   return log;
+}
+
+Status KafkaEventLog::CheckMirrorFitsTopic(const std::vector<int64_t>& start,
+                                           int stored_partition_max) {
+  const std::string remedy =
+      " Point --kafka-brokers and --kafka-topics at the cluster this data directory mirrors, or, "
+      "to mirror the topic as it is now, stop the process and move " + options_.dir + ", " +
+      RocksEventLog::HighWaterPath(options_.dir) + " and the views aside (docs/operations.md).";
+  auto recorded = mirror_->GetMeta(kPartitionsMeta);
+  int64_t made_with = recorded && recorded->size() == 8 ? static_cast<int64_t>(DecodeU64(*recorded))
+                                                        : -1;
+  if ((made_with >= 0 && made_with != partitions_) || stored_partition_max >= partitions_) {
+    return Status::Corruption(
+        "the Kafka mirror " + options_.dir + " was made from a topic of " +
+        (made_with >= 0 ? std::to_string(made_with) : "more than " + std::to_string(stored_partition_max)) +
+        " partitions; " + options_.topic + " has " + std::to_string(partitions_) + ". A topic's partition count "
+        "decides which partition holds each practice, so it must never change under remit." + remedy);
+  }
+  partitions_recorded_ = made_with == partitions_;
+  for (int32_t p = 0; p < partitions_; ++p) {
+    Status s = kafka::CheckMirrorPosition(impl_->producer.get(), options_.topic, p,
+                                          start[static_cast<size_t>(p)], options_.dir, remedy);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
 }
 
 KafkaEventLog::~KafkaEventLog() {
@@ -405,6 +435,10 @@ Status KafkaEventLog::Take(std::vector<Message> messages) {
                       EncodeU64(static_cast<uint64_t>(resume[static_cast<size_t>(p)]))});
     }
   }
+  bool records_partitions = !partitions_recorded_;
+  if (records_partitions) {
+    meta.push_back({std::string(kPartitionsMeta), EncodeU64(static_cast<uint64_t>(partitions_))});
+  }
   for (const auto& practice : changed_heads) {
     const Hash256& h = heads_[practice];
     meta.push_back({std::string(kHeadMeta) + practice,
@@ -420,6 +454,7 @@ Status KafkaEventLog::Take(std::vector<Message> messages) {
   }
   {
     std::lock_guard<std::mutex> l(mu_);
+    if (records_partitions) partitions_recorded_ = true;
     positions_ = next;
     counters_.units += counted.units;
     counters_.duplicates += counted.duplicates;

@@ -13,7 +13,11 @@
 //   - a unit whose first prev_hash is not its practice's head is a fork (a second writer for
 //     the practice) and is refused, so each practice's chain stays one line;
 //   - the Kafka position of every partition is stored in the same RocksDB write as the entries
-//     taken from it, so a restart neither loses nor repeats anything.
+//     taken from it, so a restart neither loses nor repeats anything;
+//   - a mirror is only opened on the topic it was made from: one whose positions lie past the
+//     topic's end (the topic was deleted and made again, or these are another cluster's
+//     brokers), or that was made with another partition count (practices would change
+//     partition and their order with it), is refused at Open, naming what differs.
 // Every process applies these rules to the same partition order, so every mirror holds the
 // same units, in the same order per practice.
 // An append produces the unit (idempotent producer, acks=all) and is acknowledged once the
@@ -115,7 +119,11 @@ class KafkaEventLog final : public EventLog {
   KafkaLogOptions options_;
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<RocksEventLog> mirror_;
+  // At Open: Corruption when the mirror was not made from this topic as it is (see the top).
+  Status CheckMirrorFitsTopic(const std::vector<int64_t>& start, int stored_partition_max);
+
   int32_t partitions_ = 0;
+  bool partitions_recorded_ = false;  // the mirror holds partitions_ under kPartitionsMeta
   std::string writer_id_;  // this instance, in the ce_remitwriter header
 
   // Mirror state, owned by the mirror thread (positions_ also read under mu_).

@@ -6,6 +6,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -53,7 +54,12 @@ Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const
   kv->db_.reset(raw);
   std::string pos;
   if (kv->db_->Get(rocksdb::ReadOptions(), kPositionKey, &pos).ok()) {
-    kv->position_ = std::stoll(pos);
+    auto [end, ec] = std::from_chars(pos.data(), pos.data() + pos.size(), kv->position_);
+    if (ec != std::errc() || end != pos.data() + pos.size() || kv->position_ < 0) {
+      return Status::Corruption("the Kafka mirror " + dir + " holds a position of " + topic +
+                                " that does not parse (" + std::to_string(pos.size()) +
+                                " bytes); move it aside to mirror the topic again");
+    }
   }
   auto producer = kafka::NewProducer(brokers, client_id, 30000, OnDelivery);
   if (!producer.ok()) return producer.status();
@@ -61,6 +67,11 @@ Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const
   auto count = kafka::PartitionCount(kv->impl_->producer.get(), topic, 10000);
   if (!count.ok()) return count.status();
   if (*count != 1) return Status::InvalidArgument("Kafka topic " + topic + " must have one partition");
+  Status fits = kafka::CheckMirrorPosition(
+      kv->impl_->producer.get(), topic, 0, kv->position_, dir,
+      " Point --kafka-brokers and --kafka-topics at the cluster this data directory mirrors, or "
+      "stop the process and move " + dir + " aside to mirror the topic as it is now.");
+  if (!fits.ok()) return fits;
   auto consumer =
       kafka::NewMirrorConsumer(brokers, client_id + "-mirror", "remit-mirror-" + RandomHex(8));
   if (!consumer.ok()) return consumer.status();

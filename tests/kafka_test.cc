@@ -336,3 +336,62 @@ BOOST_AUTO_TEST_CASE(a_mirror_consumer_out_of_range_gets_an_error_never_a_jump) 
   BOOST_TEST(reset_error);
   BOOST_TEST(delivered == 0);
 }
+
+// A mirror is opened only on the topic it was made from. Pointed at a topic that ends before
+// what it took (the topic deleted and made again, or another cluster), or at one with another
+// partition count (every practice would move partition), it is refused, naming both.
+BOOST_AUTO_TEST_CASE(a_mirror_is_refused_on_a_topic_it_was_not_made_from) {
+  std::string topic = NewTopic(2);
+  TempDir dir;
+  {
+    auto log = Open(topic, dir.path());
+    for (const char* practice : {"acme", "bright", "clear", "dent"}) {
+      Hash256 head{};
+      BOOST_REQUIRE(log->Append(Unit(practice, "c1", 2, &head)).ok());
+    }
+    BOOST_REQUIRE(log->EndOffset() == 8u);
+  }
+  auto refused = [&](const std::string& other, const std::string& says) {
+    BOOST_TEST_CONTEXT(other) {
+    KafkaLogOptions o;
+    o.brokers = Cluster().bootstrap_servers();
+    o.topic = other;
+    o.dir = dir.path();
+    auto log = KafkaEventLog::Open(o);
+    BOOST_REQUIRE(!log.ok());
+    BOOST_TEST((log.status().code() == Status::Code::kCorruption));
+    BOOST_TEST_MESSAGE(log.status().ToString());
+    BOOST_TEST(log.status().ToString().find(says) != std::string::npos, log.status().ToString());
+    BOOST_TEST(log.status().ToString().find(dir.path()) != std::string::npos);
+    }
+  };
+  refused(NewTopic(2), "but the topic ends at 0");  // made again, empty
+  refused(NewTopic(3), " has 3. A topic's partition count");
+  refused(NewTopic(1), " has 1. A topic's partition count");
+  // On its own topic it opens as before, and nothing was written by the refusals.
+  auto log = Open(topic, dir.path());
+  BOOST_TEST(log->EndOffset() == 8u);
+  auto c = Contents(*log);
+  BOOST_TEST(c.size() == 4u);
+}
+
+// The key-value mirrors (secrets, idempotency, processor) are held to the same rule.
+BOOST_AUTO_TEST_CASE(a_kv_mirror_is_refused_on_a_topic_it_was_not_made_from) {
+  std::string topic = NewTopic(1);
+  TempDir dir;
+  {
+    auto kv = KafkaKv::Open(Cluster().bootstrap_servers(), topic, dir.path(), "kv-m", true);
+    BOOST_REQUIRE_MESSAGE(kv.ok(), kv.status().ToString());
+    for (int i = 0; i < 3; ++i) BOOST_REQUIRE((*kv)->Put("k" + std::to_string(i), "v").ok());
+  }
+  auto other = KafkaKv::Open(Cluster().bootstrap_servers(), NewTopic(1), dir.path(), "kv-m", true);
+  BOOST_REQUIRE(!other.ok());
+  BOOST_TEST((other.status().code() == Status::Code::kCorruption));
+  BOOST_TEST(other.status().ToString().find("up to offset 3, but the topic ends at 0") != std::string::npos,
+             other.status().ToString());
+  auto same = KafkaKv::Open(Cluster().bootstrap_servers(), topic, dir.path(), "kv-m", true);
+  BOOST_REQUIRE_MESSAGE(same.ok(), same.status().ToString());
+  auto v = (*same)->Get("k2");
+  BOOST_REQUIRE(v.ok());
+  BOOST_TEST(v->value_or("") == "v");
+}
