@@ -738,7 +738,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
       const auto& inv = std::get<1>(*r);
       return Json(201, {{"invite_code", inv.code},
                         {"url", app_->public_url() + "/portal/" + pid + "/enroll?code=" + inv.code},
-                        {"expires_at", FormatTime(inv.expires_at_us)}});
+                        {"expires_at", FormatTime(inv.expires_at_us)},
+                        {"account_reset", inv.account_reset}});
     });
   }
 

@@ -279,6 +279,10 @@ Result<std::variant<engine::Rejection, App::Invite>> App::IssueInvite(
   auto r = Execute(ctx, engine::IssueInvite{patient_id, invite_id, invite.expires_at_us});
   if (!r.ok()) return r.status();
   if (r->rejection) return std::variant<engine::Rejection, Invite>(*r->rejection);
+  Inspect(practice_id, [&](const engine::PracticeState& s) {
+    auto it = s.invites.find(invite_id);
+    invite.account_reset = it != s.invites.end() && it->second.account_reset;
+  });
   return std::variant<engine::Rejection, Invite>(invite);
 }
 

@@ -86,6 +86,7 @@ class App {
   struct Invite {
     std::string code;
     int64_t expires_at_us = 0;
+    bool account_reset = false;  // the patient was enrolled: using it replaces their sign-in
   };
   static constexpr int64_t kInviteTtlUs = int64_t{7} * 24 * 3600 * 1000000;
   Result<std::variant<engine::Rejection, Invite>> IssueInvite(const std::string& practice_id,

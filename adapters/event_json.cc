@@ -21,7 +21,8 @@ json PayloadJson(const Payload& payload) {
           },
           [](const StaffTokenIssued& e) {
             return json{{"token_id", e.token_id}, {"role", e.role}, {"label", e.label},
-                        {"token_sha256", Hex(e.token_sha256)}};
+                        {"token_sha256", Hex(e.token_sha256)},
+                        {"expires_at", e.expires_at_us == 0 ? json(nullptr) : json(Time(e.expires_at_us))}};
           },
           [](const StaffTokenRevoked& e) { return json{{"token_id", e.token_id}}; },
           [](const PatientUpserted& e) {
@@ -37,10 +38,11 @@ json PayloadJson(const Payload& payload) {
           },
           [](const PortalInviteIssued& e) {
             return json{{"patient_id", e.patient_id}, {"invite_id", e.invite_id},
-                        {"expires_at", Time(e.expires_at_us)}};
+                        {"expires_at", Time(e.expires_at_us)}, {"account_reset", e.account_reset}};
           },
           [](const PortalEnrolled& e) {
-            return json{{"patient_id", e.patient_id}, {"username", e.username}, {"invite_id", e.invite_id}};
+            return json{{"patient_id", e.patient_id}, {"username", e.username}, {"invite_id", e.invite_id},
+                        {"secret_id", e.secret_id.empty() ? e.invite_id : e.secret_id}};
           },
           [](const IdentityVerified& e) {
             return json{{"username", e.username}, {"patient_id", e.patient_id}, {"method", e.method},

@@ -58,8 +58,8 @@ bool IsValidUsername(const std::string& u) {
 }
 
 std::string Portal::SecretName(const char* kind, const std::string& practice,
-                               const std::string& patient, const std::string& invite_id) {
-  return std::string(kind) + "/" + practice + "/" + patient + "/" + invite_id;
+                               const std::string& patient, const std::string& secret_id) {
+  return std::string(kind) + "/" + practice + "/" + patient + "/" + secret_id;
 }
 
 Outcome<Portal::Enrolment> Portal::Enroll(const std::string& practice, const std::string& code,
@@ -68,25 +68,30 @@ Outcome<Portal::Enrolment> Portal::Enroll(const std::string& practice, const std
   std::string username = NormalizeUsername(username_in);
   std::string invite_id = Hex(Sha256(code)).substr(0, 32);
   std::string patient_id, practice_name;
+  int64_t now = now_us_();
   bool found = app_->Inspect(practice, [&](const engine::PracticeState& s) {
     practice_name = s.name;
     auto inv = s.invites.find(invite_id);
-    if (inv != s.invites.end()) patient_id = inv->second.patient_id;
+    if (inv != s.invites.end() && !inv->second.used && inv->second.expires_at_us > now) {
+      patient_id = inv->second.patient_id;
+    }
   });
   if (!found || patient_id.empty()) {
     return Rejected<Enrolment>({Reject::kInvalidInvite, "the invite code is unknown, used or expired"});
   }
-  // Secrets are written first, under the name of this enrolment: if the enrolment is then
-  // refused, they are never referenced.
+  // Secrets are written first, under a name of this attempt's own: if the engine then refuses
+  // the enrolment (the invite was used meanwhile, the username is taken), they are never
+  // referenced and the account as it was is untouched.
+  std::string secret_id = RandomHex(16);
   auto hash = HashPassword(password);
   if (!hash.ok()) return hash.status();
   std::string totp = NewTotpSecret();
-  Status s = secrets_->Put(SecretName("pw", practice, patient_id, invite_id), hash.value());
-  if (s.ok()) s = secrets_->Put(SecretName("totp", practice, patient_id, invite_id), totp);
+  Status s = secrets_->Put(SecretName("pw", practice, patient_id, secret_id), hash.value());
+  if (s.ok()) s = secrets_->Put(SecretName("totp", practice, patient_id, secret_id), totp);
   if (!s.ok()) return s;
   engine::CommandContext ctx{practice, "enroll:" + invite_id, Sha256(invite_id + username),
                              "patient:" + patient_id, now_us_()};
-  auto r = app_->Execute(ctx, engine::Enroll{invite_id, username});
+  auto r = app_->Execute(ctx, engine::Enroll{invite_id, username, secret_id});
   if (!r.ok()) return r.status();
   if (r->rejection) return Rejected<Enrolment>(*r->rejection);
   std::string secret32 = Base32(totp);
@@ -112,19 +117,19 @@ Outcome<std::string> Portal::CheckIdentity(const std::string& practice,
 Outcome<std::string> Portal::Login(const std::string& practice, const std::string& identity_token,
                                    const std::string& username_in, const std::string& password) {
   std::string username = NormalizeUsername(username_in);
-  std::string patient_id, invite_id;
+  std::string patient_id, secret_id;
   bool locked = false;
   app_->Inspect(practice, [&](const engine::PracticeState& s) {
     auto u = s.users.find(username);
     if (u == s.users.end()) return;
     patient_id = u->second.patient_id;
-    invite_id = u->second.invite_id;
+    secret_id = u->second.secret_id;
     locked = u->second.password_locked_until_us > now_us_();
   });
   // The slow hash is checked outside the practice's lock; a locked username is not checked.
   bool ok = false;
   if (!patient_id.empty() && !locked) {
-    auto hash = secrets_->Get(SecretName("pw", practice, patient_id, invite_id));
+    auto hash = secrets_->Get(SecretName("pw", practice, patient_id, secret_id));
     if (!hash.ok() && !hash.status().IsNotFound()) return hash.status();
     ok = hash.ok() && VerifyPassword(hash.value(), password);
   }
@@ -141,18 +146,18 @@ Outcome<Portal::NewSession> Portal::VerifyCode(const std::string& practice,
                                                const std::string& challenge_token,
                                                const std::string& code) {
   std::string challenge_id = TokenId(challenge_token);
-  std::string patient_id, invite_id;
+  std::string patient_id, secret_id;
   app_->Inspect(practice, [&](const engine::PracticeState& s) {
     auto ch = s.challenges.find(challenge_id);
     if (ch == s.challenges.end()) return;
     auto u = s.users.find(ch->second.username);
     if (u == s.users.end()) return;
     patient_id = u->second.patient_id;
-    invite_id = u->second.invite_id;
+    secret_id = u->second.secret_id;
   });
   std::optional<int64_t> step;
   if (!patient_id.empty()) {
-    auto secret = secrets_->Get(SecretName("totp", practice, patient_id, invite_id));
+    auto secret = secrets_->Get(SecretName("totp", practice, patient_id, secret_id));
     if (!secret.ok() && !secret.status().IsNotFound()) return secret.status();
     if (secret.ok()) step = MatchTotp(secret.value(), code, now_us_() / 1000000);
   }
@@ -304,15 +309,15 @@ Status Portal::ResumePayments(const std::vector<std::string>& practices) {
 
 Result<std::string> Portal::TotpSecretForTesting(const std::string& practice,
                                                  const std::string& username) {
-  std::string patient_id, invite_id;
+  std::string patient_id, secret_id;
   app_->Inspect(practice, [&](const engine::PracticeState& s) {
     auto u = s.users.find(NormalizeUsername(username));
     if (u == s.users.end()) return;
     patient_id = u->second.patient_id;
-    invite_id = u->second.invite_id;
+    secret_id = u->second.secret_id;
   });
   if (patient_id.empty()) return Status::NotFound("no such user");
-  return secrets_->Get(SecretName("totp", practice, patient_id, invite_id));
+  return secrets_->Get(SecretName("totp", practice, patient_id, secret_id));
 }
 
 }  // namespace remit

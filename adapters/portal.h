@@ -82,7 +82,7 @@ class Portal {
  private:
   Outcome<PaymentResult> Finish(const std::string& practice, const std::string& payment_id);
   static std::string SecretName(const char* kind, const std::string& practice,
-                                const std::string& patient, const std::string& invite_id);
+                                const std::string& patient, const std::string& secret_id);
 
   std::function<int64_t()> now_us_ = [] { return NowMicros(); };
   App* app_;

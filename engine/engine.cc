@@ -66,15 +66,17 @@ std::string LastDigits(const std::string& s, size_t n) {
 }
 
 // Failures of a username within the identity window that ends at `now`.
+int CountSince(const std::vector<int64_t>& times, int64_t since) {
+  return static_cast<int>(std::count_if(times.begin(), times.end(), [&](int64_t t) { return t > since; }));
+}
+
 int RecentIdentityFailures(const PracticeState& s, const std::string& username, int64_t now) {
   auto it = s.identity_failures.find(username);
-  if (it == s.identity_failures.end()) return 0;
-  int n = 0;
-  for (int64_t t : it->second) {
-    if (t > now - kIdentityWindowUs) ++n;
-  }
-  return n;
+  return it == s.identity_failures.end() ? 0 : CountSince(it->second, now - kIdentityWindowUs);
 }
+
+// Wrong codes of a user, across challenges, within the code window that ends at `now`.
+int RecentCodeFailures(const PortalUser& u, int64_t now) { return CountSince(u.code_failures, now - kCodeWindowUs); }
 
 bool PaymentCountsAsPending(const PaymentState& p) {
   return p.status == PaymentStatus::kSubmitted ||
@@ -201,6 +203,7 @@ std::string_view RejectCode(Reject r) {
   return "internal";
 }
 
+
 Hash256 ChargeFingerprint(const ChargePosted& c) {
   std::string m = c.charge_id + '\0' + c.patient_id + '\0' + std::to_string(c.amount_cents) +
                   '\0' + c.description + '\0' + c.service_date;
@@ -230,7 +233,7 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
           },
           [&](const IssueToken& c) -> Decision {
             if (s.tokens.contains(c.token_id)) Broken("token id reused");
-            return Emit(ctx, {StaffTokenIssued{c.token_id, c.role, c.label, c.token_sha256}});
+            return Emit(ctx, {StaffTokenIssued{c.token_id, c.role, c.label, c.token_sha256, c.expires_at_us}});
           },
           [&](const RevokeToken& c) -> Decision {
             auto it = s.tokens.find(c.token_id);
@@ -291,7 +294,10 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
             if (!s.patients.contains(c.patient_id)) {
               return Rejected(Reject::kPatientNotFound, "no patient " + c.patient_id);
             }
-            return Emit(ctx, {PortalInviteIssued{c.patient_id, c.invite_id, c.expires_at_us}});
+            // An invite for an enrolled patient is an account reset: recorded as one, and
+            // its use ends every session of the patient (Enroll).
+            return Emit(ctx, {PortalInviteIssued{c.patient_id, c.invite_id, c.expires_at_us,
+                                                 s.usernames.contains(c.patient_id)}});
           },
           [&](const Enroll& c) -> Decision {
             auto inv = s.invites.find(c.invite_id);
@@ -303,7 +309,17 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
             if (taken != s.users.end() && taken->second.patient_id != inv->second.patient_id) {
               return Rejected(Reject::kUsernameTaken, "username " + c.username + " is taken");
             }
-            return Emit(ctx, {PortalEnrolled{inv->second.patient_id, c.username, c.invite_id}});
+            if (c.secret_id.empty()) Broken("enrolment without its secrets");
+            const std::string& patient = inv->second.patient_id;
+            std::vector<Payload> events = {PortalEnrolled{patient, c.username, c.invite_id, c.secret_id}};
+            // Whoever signed in before (the patient, or someone who held their account) is
+            // signed out: the account's sign-in is new.
+            for (const auto& [sid, session] : s.sessions) {
+              if (session.patient_id == patient && !session.ended && session.expires_at_us > ctx.now_us) {
+                events.push_back(SessionEnded{sid, "account_reset"});
+              }
+            }
+            return Emit(ctx, std::move(events));
           },
           [&](const CheckIdentity& c) -> Decision {
             if (RecentIdentityFailures(s, c.username, ctx.now_us) >= kIdentityFailuresMax) {
@@ -367,11 +383,22 @@ Decision Decide(const PracticeState& s, const Command& cmd, const CommandContext
             }
             const Grant& g = ch->second;
             auto user = s.users.find(g.username);
-            if (user == s.users.end()) Broken("challenge for an unknown user");
-            bool replay = c.matched_step && *c.matched_step <= user->second.last_totp_step;
+            if (user == s.users.end() || user->second.patient_id != g.patient_id) {
+              // The account was enrolled again since this sign-in began.
+              return Rejected(Reject::kInvalidCode, "this sign-in has expired; start again");
+            }
+            const PortalUser& u = user->second;
+            if (u.code_locked_until_us > ctx.now_us) {
+              return Rejected(Reject::kLockedOut, "too many wrong codes; try later");
+            }
+            bool replay = c.matched_step && *c.matched_step <= u.last_totp_step;
             if (!c.matched_step || replay) {
-              Decision d = Emit(ctx, {SecondFactorFailed{g.username, replay ? "code_reused" : "wrong_code",
-                                                          c.challenge_id}});
+              std::vector<Payload> events = {SecondFactorFailed{
+                  g.username, replay ? "code_reused" : "wrong_code", c.challenge_id}};
+              if (RecentCodeFailures(u, ctx.now_us) + 1 >= kCodeFailuresPerUserMax) {
+                events.push_back(LockedOut{g.username, "code", ctx.now_us + kCodeLockUs});
+              }
+              Decision d = Emit(ctx, std::move(events));
               d.outcome = Outcome::kUnchanged;
               d.failure = Rejection{Reject::kInvalidCode, "wrong or already used code"};
               return d;
@@ -497,7 +524,7 @@ void Evolve(PracticeState* s, const Event& e) {
                    s->portal_payments_enabled = p.portal_payments_enabled;
                    s->auto_post_to_ledger = p.auto_post_to_ledger;
                  },
-                 [&](const StaffTokenIssued& p) { s->tokens[p.token_id] = {p.role, false}; },
+                 [&](const StaffTokenIssued& p) { s->tokens[p.token_id] = {p.role, false, p.expires_at_us}; },
                  [&](const StaffTokenRevoked& p) { s->tokens[p.token_id].revoked = true; },
                  [&](const PatientUpserted& p) {
                    auto& slot = s->patients[p.patient_id];
@@ -513,16 +540,27 @@ void Evolve(PracticeState* s, const Event& e) {
                                               p.amount_cents, p.amount_cents};
                  },
                  [&](const PortalInviteIssued& p) {
-                   s->invites[p.invite_id] = {p.patient_id, p.expires_at_us, false};
+                   s->invites[p.invite_id] = {p.patient_id, p.expires_at_us, false, p.account_reset};
+                   if (p.account_reset) s->notifications_read[AccountResetNotificationId(p.invite_id)] = false;
                  },
                  [&](const PortalEnrolled& p) {
                    s->invites[p.invite_id].used = true;
+                   // Every other invite of the patient is void: an old link can no longer
+                   // replace the sign-in just made.
+                   for (auto& [id, inv] : s->invites) {
+                     if (inv.patient_id == p.patient_id) inv.used = true;
+                   }
+                   // Sign-ins under way for the patient were begun against the old account.
+                   std::erase_if(s->identity_grants,
+                                 [&](const auto& kv) { return kv.second.patient_id == p.patient_id; });
+                   std::erase_if(s->challenges,
+                                 [&](const auto& kv) { return kv.second.patient_id == p.patient_id; });
                    auto old = s->usernames.find(p.patient_id);
                    if (old != s->usernames.end() && old->second != p.username) {
                      s->users.erase(old->second);
                    }
                    s->usernames[p.patient_id] = p.username;
-                   s->users[p.username] = PortalUser{p.patient_id, p.invite_id};
+                   s->users[p.username] = PortalUser{p.patient_id, p.secret_id.empty() ? p.invite_id : p.secret_id};
                  },
                  [&](const IdentityFailed& p) {
                    auto& times = s->identity_failures[p.username];
@@ -547,7 +585,13 @@ void Evolve(PracticeState* s, const Event& e) {
                    u.password_failures++;
                  },
                  [&](const LockedOut& p) {
-                   if (p.stage == "password") s->users[p.username].password_locked_until_us = p.until_us;
+                   auto u = s->users.find(p.username);
+                   if (u == s->users.end()) return;  // identity lockouts live in identity_failures
+                   if (p.stage == "password") u->second.password_locked_until_us = p.until_us;
+                   if (p.stage == "code") {
+                     u->second.code_locked_until_us = p.until_us;
+                     u->second.code_failures.clear();  // counted afresh once the lock ends
+                   }
                  },
                  [&](const PasswordVerified& p) {
                    auto& u = s->users[p.username];
@@ -561,10 +605,17 @@ void Evolve(PracticeState* s, const Event& e) {
                  [&](const SecondFactorFailed& p) {
                    auto it = s->challenges.find(p.challenge_id);
                    if (it != s->challenges.end()) it->second.failures++;
+                   auto u = s->users.find(p.username);
+                   if (u != s->users.end()) {
+                     std::erase_if(u->second.code_failures,
+                                   [&](int64_t t) { return t <= e.occurred_at_us - kCodeWindowUs; });
+                     u->second.code_failures.push_back(e.occurred_at_us);
+                   }
                  },
                  [&](const SecondFactorVerified& p) {
                    auto& u = s->users[p.username];
                    u.last_totp_step = std::max(u.last_totp_step, p.totp_step);
+                   u.code_failures.clear();
                    auto it = s->challenges.find(p.challenge_id);
                    if (it != s->challenges.end()) it->second.spent = true;
                  },

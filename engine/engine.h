@@ -55,7 +55,11 @@ struct RegisterPractice { std::string name, currency; };
 struct ChangeSettings {
   std::optional<bool> portal_payments_enabled, auto_post_to_ledger;
 };
-struct IssueToken { std::string token_id, role, label; Hash256 token_sha256{}; };
+struct IssueToken {
+  std::string token_id, role, label;
+  Hash256 token_sha256{};
+  int64_t expires_at_us = 0;  // 0: never
+};
 struct RevokeToken { std::string token_id; };
 struct UpsertPatient { PatientUpserted patient; };
 struct PostCharge { ChargePosted charge; };
@@ -63,7 +67,9 @@ struct IssueInvite { std::string patient_id, invite_id; int64_t expires_at_us = 
 
 // Portal sign-in. Secrets never come in: the adapter checks password and TOTP code against the
 // secrets store and passes the verdict; bearer tokens come in as their SHA-256 (hex).
-struct Enroll { std::string invite_id, username; };
+// `secret_id` names the secrets the adapter stored for this attempt (fresh per attempt: a
+// refused enrolment's secrets are never referenced, so it changes nothing).
+struct Enroll { std::string invite_id, username, secret_id; };
 struct CheckIdentity { std::string username, method, value, identity_id; };
 struct Login {
   std::string identity_id, username;
@@ -112,7 +118,10 @@ constexpr int kIdentityFailuresMax = 5;
 constexpr int64_t kIdentityWindowUs = 15 * kMinuteUs;
 constexpr int kPasswordFailuresMax = 10;
 constexpr int64_t kPasswordLockUs = 30 * kMinuteUs;
-constexpr int kCodeFailuresMax = 5;
+constexpr int kCodeFailuresMax = 5;                // per challenge
+constexpr int kCodeFailuresPerUserMax = 10;        // per username, across challenges ...
+constexpr int64_t kCodeWindowUs = 15 * kMinuteUs;  // ... in this window
+constexpr int64_t kCodeLockUs = 30 * kMinuteUs;
 
 struct CommandContext {
   std::string practice_id;
@@ -150,13 +159,16 @@ struct ChargeState {
 struct InviteState {
   std::string patient_id;
   int64_t expires_at_us = 0;
-  bool used = false;
+  bool used = false;  // used, or voided by another enrolment of the patient
+  bool account_reset = false;
 };
 struct PortalUser {
-  std::string patient_id, invite_id;  // invite_id names the current secrets
+  std::string patient_id, secret_id;  // secret_id names the current secrets
   int64_t last_totp_step = -1;
   int password_failures = 0;
   int64_t password_locked_until_us = 0;
+  std::vector<int64_t> code_failures = {};  // times of wrong codes within kCodeWindowUs
+  int64_t code_locked_until_us = 0;
 };
 struct Grant {  // an identity token or a login challenge
   std::string username, patient_id;
@@ -183,6 +195,7 @@ struct CardState {
 struct TokenState {
   std::string role;
   bool revoked = false;
+  int64_t expires_at_us = 0;  // 0: never
 };
 
 struct PracticeState {

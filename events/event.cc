@@ -56,7 +56,7 @@ struct Encoder {
   Offset<void> operator()(const StaffTokenIssued& e) {
     auto id = S(e.token_id), role = S(e.role), label = S(e.label);
     auto h = b.CreateVector(e.token_sha256.data(), e.token_sha256.size());
-    return fb::CreateStaffTokenIssued(b, id, role, label, h).Union();
+    return fb::CreateStaffTokenIssued(b, id, role, label, h, e.expires_at_us).Union();
   }
   Offset<void> operator()(const StaffTokenRevoked& e) {
     return fb::CreateStaffTokenRevoked(b, S(e.token_id)).Union();
@@ -72,11 +72,11 @@ struct Encoder {
   }
   Offset<void> operator()(const PortalInviteIssued& e) {
     auto p = S(e.patient_id), i = S(e.invite_id);
-    return fb::CreatePortalInviteIssued(b, p, i, e.expires_at_us).Union();
+    return fb::CreatePortalInviteIssued(b, p, i, e.expires_at_us, e.account_reset).Union();
   }
   Offset<void> operator()(const PortalEnrolled& e) {
-    auto p = S(e.patient_id), u = S(e.username), i = S(e.invite_id);
-    return fb::CreatePortalEnrolled(b, p, u, i).Union();
+    auto p = S(e.patient_id), u = S(e.username), i = S(e.invite_id), k = S(e.secret_id);
+    return fb::CreatePortalEnrolled(b, p, u, i, k).Union();
   }
   Offset<void> operator()(const IdentityVerified& e) {
     auto u = S(e.username), p = S(e.patient_id), m = S(e.method), i = S(e.identity_id);
@@ -191,6 +191,7 @@ void DecodePayloadInto(const fb::Body* body, Payload* out) {
       Assign(e->role(), &o.role);
       Assign(e->label(), &o.label);
       if (!CopyBytes(e->token_sha256(), &o.token_sha256)) o.token_sha256 = {};
+      o.expires_at_us = e->expires_at_us();
       return;
     }
     case fb::Payload::StaffTokenRevoked: {
@@ -227,6 +228,7 @@ void DecodePayloadInto(const fb::Body* body, Payload* out) {
       Assign(e->patient_id(), &o.patient_id);
       Assign(e->invite_id(), &o.invite_id);
       o.expires_at_us = e->expires_at_us();
+      o.account_reset = e->account_reset();
       return;
     }
     case fb::Payload::PortalEnrolled: {
@@ -235,6 +237,7 @@ void DecodePayloadInto(const fb::Body* body, Payload* out) {
       Assign(e->patient_id(), &o.patient_id);
       Assign(e->username(), &o.username);
       Assign(e->invite_id(), &o.invite_id);
+      Assign(e->secret_id(), &o.secret_id);
       return;
     }
     case fb::Payload::IdentityVerified: {

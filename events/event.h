@@ -21,7 +21,11 @@ namespace remit {
 
 struct PracticeRegistered { std::string name, currency; };
 struct SettingsChanged { bool portal_payments_enabled = false, auto_post_to_ledger = false; };
-struct StaffTokenIssued { std::string token_id, role, label; Hash256 token_sha256{}; };
+struct StaffTokenIssued {
+  std::string token_id, role, label;
+  Hash256 token_sha256{};
+  int64_t expires_at_us = 0;  // 0: never
+};
 struct StaffTokenRevoked { std::string token_id; };
 struct PatientUpserted {
   std::string patient_id, first_name, last_name, phone, email, date_of_birth;
@@ -32,8 +36,15 @@ struct ChargePosted {
   Cents amount_cents = 0;
   std::string description, service_date;
 };
-struct PortalInviteIssued { std::string patient_id, invite_id; int64_t expires_at_us = 0; };
-struct PortalEnrolled { std::string patient_id, username, invite_id; };
+struct PortalInviteIssued {
+  std::string patient_id, invite_id;
+  int64_t expires_at_us = 0;
+  bool account_reset = false;  // the patient was enrolled: using it replaces their sign-in
+};
+struct PortalEnrolled {
+  std::string patient_id, username, invite_id;
+  std::string secret_id;  // names the enrolment's secrets; empty in old logs: invite_id
+};
 struct IdentityVerified {
   std::string username, patient_id, method, identity_id;
   int64_t expires_at_us = 0;
@@ -111,6 +122,10 @@ struct Event {
   Hash256 prev_hash{};
   Hash256 hash{};
 };
+
+// Notification id of the inbox item an account reset (PortalInviteIssued with account_reset)
+// makes: the engine (to mark it read) and the inbox projection agree on it.
+inline std::string AccountResetNotificationId(const std::string& invite_id) { return "ntf_reset_" + invite_id; }
 
 // The deterministic id of the `index`th event of the command with key `command_key`.
 EventId DeriveEventId(std::string_view practice_id, std::string_view command_key, uint32_t index);

@@ -186,6 +186,9 @@ class PaymentsProjection final : public Projection {
   void Prefetch(ViewTxn& txn, const Event& e) override {
     std::visit(Overloaded{
                    [&](const PaymentSucceeded& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
+                   [&](const PortalInviteIssued& p) {
+                     if (p.account_reset) txn.Prefetch(PatientKey(e.practice_id, p.patient_id));
+                   },
                    [&](const PaymentDeclined& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
                    [&](const PaymentPosted& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
                    [&](const auto&) {},
@@ -229,6 +232,24 @@ class PaymentsProjection final : public Projection {
                         {"patient_id", j["patient_id"]},
                         {"patient_name", j["patient_name"]},
                         {"amount_cents", j["amount_cents"]},
+                        {"created_at_us", e.occurred_at_us},
+                        {"read", false}};
+              std::string key = InboxItemKey(pid, e.occurred_at_us, nid);
+              txn.Put(key, n.dump());
+              txn.Put(InboxIdKey(pid, nid), key);
+            },
+            [&](const PortalInviteIssued& p) {
+              if (!p.account_reset) return;
+              // Staff replaced a patient's sign-in: the practice sees who did it and for whom.
+              json patient = Load(txn, PatientKey(pid, p.patient_id));
+              std::string nid = AccountResetNotificationId(p.invite_id);
+              json n = {{"notification_id", nid},
+                        {"kind", "account_reset"},
+                        {"payment_id", nullptr},
+                        {"patient_id", p.patient_id},
+                        {"patient_name", patient.value("first_name", "") + " " + patient.value("last_name", "")},
+                        {"amount_cents", nullptr},
+                        {"issued_by", e.actor},
                         {"created_at_us", e.occurred_at_us},
                         {"read", false}};
               std::string key = InboxItemKey(pid, e.occurred_at_us, nid);

@@ -59,26 +59,17 @@ class TempDir {
 // remit's App + Api + HttpServer on 127.0.0.1 and a free port, in this process.
 class TestServer {
  public:
-  explicit TestServer(const std::string& data_dir, HttpServerOptions http = {}) {
-    AppOptions o;
-    o.data_dir = data_dir;
-    auto node = Node::Open(o);
-    if (!node.ok()) throw std::runtime_error(node.status().ToString());
-    node_ = std::move(node.value());
-    app_ = node_->app.get();
-    api_ = std::make_unique<Api>(node_.get());
-    server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) { return api_->Handle(r); },
-                                           std::move(http));
-    auto port = server_->Start("127.0.0.1", 0);
-    if (!port.ok()) throw std::runtime_error(port.status().ToString());
-    port_ = *port;
-    app_->SetPublicUrl("http://127.0.0.1:" + std::to_string(port_));
+  explicit TestServer(const std::string& data_dir, HttpServerOptions http = {})
+      : data_dir_(data_dir), http_options_(std::move(http)) {
+    Start();
   }
-  ~TestServer() {
-    server_->Stop();
-    server_.reset();
-    api_.reset();
-    node_.reset();
+  ~TestServer() { Stop(); }
+
+  // Stops everything and opens the data directory again, as a process restart does (the port
+  // may change; Call follows it).
+  void Restart() {
+    Stop();
+    Start();
   }
 
   struct Reply {
@@ -113,6 +104,30 @@ class TestServer {
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> server_;
   int port_ = 0;
+  std::string data_dir_;
+  HttpServerOptions http_options_;
+
+  void Start() {
+    AppOptions o;
+    o.data_dir = data_dir_;
+    auto node = Node::Open(o);
+    if (!node.ok()) throw std::runtime_error(node.status().ToString());
+    node_ = std::move(node.value());
+    app_ = node_->app.get();
+    api_ = std::make_unique<Api>(node_.get());
+    server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) { return api_->Handle(r); },
+                                           http_options_);
+    auto port = server_->Start("127.0.0.1", 0);
+    if (!port.ok()) throw std::runtime_error(port.status().ToString());
+    port_ = *port;
+    app_->SetPublicUrl("http://127.0.0.1:" + std::to_string(port_));
+  }
+  void Stop() {
+    if (server_) server_->Stop();
+    server_.reset();
+    api_.reset();
+    node_.reset();
+  }
 };
 
 }  // namespace remit::testing

