@@ -76,8 +76,7 @@ json PayloadJson(const Payload& payload) {
                         {"guarantor_id", e.guarantor_id}, {"amount_cents", e.amount_cents},
                         {"card_id", e.card_id},          {"card_brand", e.card_brand},
                         {"card_last4", e.card_last4},    {"save_card", e.save_card},
-                        {"processor_token", e.processor_token}, {"exp_month", e.exp_month},
-                        {"exp_year", e.exp_year}};
+                        {"exp_month", e.exp_month},      {"exp_year", e.exp_year}};
           },
           [](const PaymentSucceeded& e) {
             return json{{"payment_id", e.payment_id}, {"processor_ref", e.processor_ref}};
@@ -86,8 +85,7 @@ json PayloadJson(const Payload& payload) {
             return json{{"payment_id", e.payment_id}, {"decline_reason", e.decline_reason}};
           },
           [](const CardSaved& e) {
-            return json{{"card_id", e.card_id}, {"patient_id", e.patient_id},
-                        {"processor_token", e.processor_token}, {"brand", e.brand},
+            return json{{"card_id", e.card_id}, {"patient_id", e.patient_id}, {"brand", e.brand},
                         {"last4", e.last4}, {"exp_month", e.exp_month}, {"exp_year", e.exp_year}};
           },
           [](const CardRemoved& e) { return json{{"card_id", e.card_id}, {"patient_id", e.patient_id}}; },

@@ -1,5 +1,7 @@
-// Events as JSON, for GET /events and the auditors' exports: every field of the envelope and
-// the payload, hashes and ids in lower-case hex, times in RFC 3339 with microseconds.
+// Events as JSON, for GET /events, the auditors' exports and whatever else carries events out
+// of remit: every field of the envelope and the payload, hashes and ids in lower-case hex, times
+// in RFC 3339 with microseconds; except the processor's card tokens (PaymentSubmitted and
+// CardSaved `processor_token`), never shown anywhere: the card_id names the card.
 // Thread safety: pure functions.
 #pragma once
 

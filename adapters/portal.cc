@@ -224,7 +224,11 @@ Outcome<PaymentResult> Portal::Pay(const PatientSession& who, const std::string&
   if (!req.card_id.empty()) {
     cmd.card_id = req.card_id;
   } else {
-    auto card = gateway_->Describe(req.card_token);
+    std::string guarantor;
+    app_->Inspect(who.practice_id, [&](const engine::PracticeState& s) {
+      guarantor = engine::GuarantorOf(s, who.patient_id);
+    });
+    auto card = gateway_->Claim(req.card_token, FamilyOwner(who.practice_id, guarantor));
     if (!card.ok()) {
       if (card.status().IsNotFound()) {
         return Rejected<PaymentResult>({Reject::kCardNotFound, "unknown card token"});
@@ -259,6 +263,7 @@ Outcome<PaymentResult> Portal::Finish(const std::string& practice, const std::st
     // The processor takes the payment id as its idempotency key: retried timeouts, a retried
     // request and a resumption after a crash all charge at most once.
     auto charged = ChargeWithRetry(*gateway_, pay.submitted.processor_token,
+                                   FamilyOwner(practice, pay.submitted.guarantor_id),
                                    pay.submitted.amount_cents, payment_id);
     if (!charged.ok()) return charged.status();
     engine::RecordPaymentOutcome outcome{payment_id, charged->succeeded, charged->processor_ref,

@@ -47,10 +47,11 @@ bool LuhnValid(const std::string& digits) {
 }
 
 Result<ChargeResult> ChargeWithRetry(PaymentGateway& gateway, const std::string& token,
-                                     Cents amount_cents, const std::string& key) {
+                                     const std::string& owner, Cents amount_cents,
+                                     const std::string& key) {
   Status last;
   for (int attempt = 0; attempt < PaymentGateway::kChargeAttemptsMax; ++attempt) {
-    auto r = gateway.Charge(token, amount_cents, key);
+    auto r = gateway.Charge(token, owner, amount_cents, key);
     if (r.ok() || r.status().code() != Status::Code::kTimedOut) return r;
     last = r.status();
   }
@@ -96,16 +97,32 @@ Result<SandboxGateway::Tokenized> SandboxGateway::Tokenize(const std::string& nu
   return out;
 }
 
-Result<CardInfo> SandboxGateway::Describe(const std::string& token) {
+Result<json> SandboxGateway::ClaimLocked(const std::string& token, const std::string& owner) {
   auto v = kv_->Get("token/" + token);
   if (!v.ok()) return v.status();
   if (!v->has_value()) return Status::NotFound("unknown card token");
-  json j = json::parse(**v);
-  return CardInfo{j["brand"], j["last4"], j["exp_month"], j["exp_year"]};
+  json j = json::parse(**v, nullptr, false);
+  if (!j.is_object()) return Status::Corruption("the processor's record of a card token does not parse");
+  std::string held = j.value("owner", "");
+  if (held.empty()) {
+    j["owner"] = owner;
+    Status s = kv_->Put("token/" + token, j.dump());
+    if (!s.ok()) return s;
+  } else if (held != owner) {
+    return Status::NotFound("unknown card token");  // the same answer as for an unknown one
+  }
+  return j;
 }
 
-Result<ChargeResult> SandboxGateway::Charge(const std::string& token, Cents amount_cents,
-                                            const std::string& key) {
+Result<CardInfo> SandboxGateway::Claim(const std::string& token, const std::string& owner) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto j = ClaimLocked(token, owner);
+  if (!j.ok()) return j.status();
+  return CardInfo{(*j)["brand"], (*j)["last4"], (*j)["exp_month"], (*j)["exp_year"]};
+}
+
+Result<ChargeResult> SandboxGateway::Charge(const std::string& token, const std::string& owner,
+                                            Cents amount_cents, const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
   std::string charge_key = "charge/" + key;
   json state = json::object();
@@ -118,10 +135,10 @@ Result<ChargeResult> SandboxGateway::Charge(const std::string& token, Cents amou
       return ChargeResult{r["succeeded"], r["processor_ref"], r["decline_reason"]};
     }
   }
-  auto tv = kv_->Get("token/" + token);
-  if (!tv.ok()) return tv.status();
-  if (!tv->has_value()) return ChargeResult{false, "", "invalid_token"};
-  std::string behaviour = json::parse(**tv).value("behaviour", "succeed");
+  auto card = ClaimLocked(token, owner);
+  if (!card.ok() && card.status().IsNotFound()) return ChargeResult{false, "", "invalid_token"};
+  if (!card.ok()) return card.status();
+  std::string behaviour = card->value("behaviour", "succeed");
   if (behaviour == "timeout_once" && !state.value("timed_out", false)) {
     state["timed_out"] = true;
     Status s = kv_->Put(charge_key, state.dump());

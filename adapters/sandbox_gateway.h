@@ -3,7 +3,8 @@
 //
 // It is a separate component from remit's ledger: it keeps its own store (a RocksDB,
 // <data>/sandbox-gateway, or on Kafka a mirrored topic). Once it has answered a tokenization it keeps no card number and no
-// CVC: a token maps to brand, last 4, expiry and the test card's behaviour. Charges are kept by
+// CVC: a token maps to brand, last 4, expiry, the test card's behaviour and, once claimed, its
+// owner (no one else may use it). Charges are kept by
 // idempotency key, so a repeated key returns the first answer. Writes are synced.
 // Thread safety: all methods are thread-safe.
 #pragma once
@@ -11,6 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "adapters/gateway.h"
 #include "adapters/kv_store.h"
@@ -34,13 +37,17 @@ class SandboxGateway final : public PaymentGateway {
   Result<Tokenized> Tokenize(const std::string& number, int exp_month, int exp_year,
                              const std::string& cvc, int64_t now_us);
 
-  Result<CardInfo> Describe(const std::string& token) override;
-  Result<ChargeResult> Charge(const std::string& token, Cents amount_cents,
+  Result<CardInfo> Claim(const std::string& token, const std::string& owner) override;
+  Result<ChargeResult> Charge(const std::string& token, const std::string& owner, Cents amount_cents,
                               const std::string& idempotency_key) override;
 
  private:
+  // The token's record, claimed for `owner` (NotFound when unknown or another owner's).
+  // REQUIRES: mu_ held.
+  Result<nlohmann::json> ClaimLocked(const std::string& token, const std::string& owner);
+
   std::unique_ptr<KvStore> kv_;
-  std::mutex mu_;  // serializes charge decisions per gateway (read, decide, write)
+  std::mutex mu_;  // serializes claims and charge decisions (read, decide, write)
 };
 
 bool LuhnValid(const std::string& digits);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "adapters/event_json.h"
 #include "portal_fixture.h"
 #include "test_util.h"
 
@@ -153,6 +154,71 @@ BOOST_AUTO_TEST_CASE(second_factor_guesses_are_limited_across_challenges) {
   // 30 minutes later the right code signs in.
   clock_offset_us += 31 * engine::kMinuteUs;
   SignIn("jane");
+}
+
+// 4. A card token pays only for the family that first used it, in its practice; no answer or
+// export shows a processor token.
+BOOST_AUTO_TEST_CASE(card_tokens_pay_only_for_their_family_and_are_never_shown) {
+  Enrolled("P100", "jane");
+  std::string jane = SignIn("jane");
+  std::string token = NewCard();
+  auto saved = Pay(jane, json{{"amount_cents", 1000}, {"card_token", token}, {"save_card", true}}, "j1");
+  BOOST_REQUIRE_EQUAL(saved.status, 201);
+  std::string card_id = s.Call("GET", portal + "/me/cards", jane).body["items"][0]["card_id"];
+
+  // Another practice on the same server: its patient holds Jane's token (read, say, from an
+  // export made before this fix).
+  const std::string other = "/api/v1/practices/other-dental";
+  BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", s.operator_token(),
+                       json{{"practice_id", "other-dental"}, {"name", "Other"}, {"currency", "USD"}}).status == 201);
+  std::string other_admin = s.Call("POST", other + "/tokens", s.operator_token(), json{{"role", "admin"}}).body["token"];
+  s.Call("PUT", other + "/settings", other_admin, json{{"portal_payments_enabled", true}});
+  s.Call("PUT", other + "/patients/Q1", other_admin,
+         json{{"first_name", "Mal"}, {"last_name", "Lory"}, {"phone", "5550000000"}});
+  s.Call("POST", other + "/charges", other_admin,
+         json{{"charge_id", "Q1C", }, {"patient_id", "Q1"}, {"amount_cents", 5000}, {"service_date", "2026-10-01"}});
+  std::string code = s.Call("POST", other + "/patients/Q1/portal-invites", other_admin, std::string()).body["invite_code"];
+  const std::string oportal = "/api/v1/portal/other-dental";
+  BOOST_REQUIRE_EQUAL(s.Call("POST", oportal + "/enroll", "",
+                             json{{"invite_code", code}, {"username", "mal"}, {"password", kPassword}}).status, 201);
+  auto secret = s.node().portal->TotpSecretForTesting("other-dental", "mal");
+  auto id = s.Call("POST", oportal + "/identity-check", "", json{{"username", "mal"}, {"method", "initials"}, {"value", "ML"}});
+  auto ch = s.Call("POST", oportal + "/login", "",
+                   json{{"identity_token", id.body["identity_token"]}, {"username", "mal"}, {"password", kPassword}});
+  auto sess = s.Call("POST", oportal + "/login/verify", "",
+                     json{{"challenge_token", ch.body["challenge_token"]}, {"code", TotpCode(*secret, NowS())}});
+  BOOST_REQUIRE_EQUAL(sess.status, 200);
+  std::string mal = sess.body["session_token"];
+  uint64_t end = LogEnd();
+  ExpectProblem(s.Call("POST", oportal + "/me/payments", mal, json{{"amount_cents", 500}, {"card_token", token}},
+                       {{"Idempotency-Key", "steal"}}),
+                404, "card_not_found");
+  ExpectProblem(s.Call("POST", oportal + "/me/payments", mal, json{{"amount_cents", 500}, {"card_id", card_id}},
+                       {{"Idempotency-Key", "steal2"}}),
+                404, "card_not_found");
+  BOOST_TEST(LogEnd() == end);
+  BOOST_TEST(s.Call("GET", other + "/transactions", other_admin).body["items"].empty());
+  // Within one practice too: a family other than Jane's (Lily has her own guarantor now).
+  Patient("P102", "Lily", "Doe", nullptr);
+  Enrolled("P102", "lily");
+  ExpectProblem(Pay(SignIn("lily"), json{{"amount_cents", 100}, {"card_token", token}}, "l1"), 404, "card_not_found");
+  // Jane's family still pays with it, saved or as a token again (Sam is her dependent).
+  BOOST_TEST(Pay(jane, json{{"amount_cents", 100}, {"card_id", card_id}}, "j2").status == 201);
+  Enrolled("P101", "sam");
+  BOOST_TEST(Pay(SignIn("sam"), json{{"amount_cents", 100}, {"card_token", token}}, "s1").status == 201);
+
+  // No processor token in any answer an auditor or staff member can get.
+  auto events = s.Call("GET", staff_base + "/events?limit=1000", admin);
+  BOOST_REQUIRE_EQUAL(events.status, 200);
+  BOOST_TEST(events.raw.find("tok_sandbox_") == std::string::npos);
+  BOOST_TEST(events.raw.find("card_saved") != std::string::npos);
+  for (const auto& e : Events(s)) {
+    BOOST_TEST(EventJson(0, e).dump().find("tok_sandbox_") == std::string::npos);  // exports
+  }
+  for (const char* path : {"/transactions", "/inbox", "/accounts/P100/balance"}) {
+    BOOST_TEST(s.Call("GET", staff_base + path, admin).raw.find("tok_sandbox_") == std::string::npos);
+  }
+  BOOST_TEST(s.Call("GET", portal + "/me/cards", jane).raw.find("tok_sandbox_") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
