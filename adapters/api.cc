@@ -2,6 +2,7 @@
 
 #include <shared_mutex>
 
+#include <array>
 #include <chrono>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -257,6 +258,26 @@ std::optional<std::string> PracticeWrittenBy(const HttpRequest& req) {
 
 constexpr const char* kForwardedHeader = "remit-forwarded";
 
+// Fields of an answer that hand out a secret (spec/api.md, Idempotency): a replay leaves them
+// out and says `"secret_withheld": true`. The invite's url carries its code.
+constexpr std::array<std::string_view, 10> kSecretFields = {
+    "token",          "invite_code",     "url",        "totp_secret_base32", "otpauth_uri",
+    "identity_token", "challenge_token", "session_token", "pay_token",       "secret"};
+
+}  // namespace
+
+std::string WithoutSecrets(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return body;
+  bool withheld = false;
+  for (auto field : kSecretFields) withheld = j.erase(std::string(field)) > 0 || withheld;
+  if (!withheld) return body;
+  j["secret_withheld"] = true;
+  return j.dump();
+}
+
+namespace {
+
 }  // namespace
 
 std::optional<HttpResponse> Api::ForwardToOwner(const HttpRequest& req) {
@@ -355,11 +376,15 @@ HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
   if (!IsValidIdempotencyKey(key)) {
     return Problem(400, "validation_failed", "Idempotency-Key must be 1 to 255 printable ASCII characters");
   }
-  std::string scope = who.kind == Principal::Kind::kPatient ? who.practice_id + "/" + who.patient_id
-                      : who.kind == Principal::Kind::kStaff  ? who.practice_id
-                                                              : "operator";
+  std::string scope = who.kind == Principal::Kind::kPatient   ? who.practice_id + "/" + who.patient_id
+                      : who.kind == Principal::Kind::kStaff    ? who.practice_id
+                      : who.kind == Principal::Kind::kOperator ? "operator"
+                                                               : "anonymous" + req.path;
   std::string store_key = "idem/" + scope + "/" + Hex(Sha256(key));
-  std::string fingerprint = Hex(Sha256(req.method + " " + req.path, req.body));
+  // Keyed: request bodies hold passwords and codes (SecretsStore::Fingerprint). Records kept
+  // before it was keyed carry the plain SHA-256 and still match.
+  std::string request = req.method + " " + req.path + std::string(1, '\0') + req.body;
+  std::string fingerprint = node_->secrets->Fingerprint(request);
   {
     std::unique_lock<std::mutex> l(idem_mu_);
     idem_cv_.wait(l, [&] { return !idem_in_flight_.contains(store_key); });
@@ -379,20 +404,23 @@ HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
   if (!stored.ok()) return Problem(503, "unavailable", stored.status().ToString());
   if (stored->has_value()) {
     json s = json::parse(**stored);
-    if (s.value("fingerprint", "") != fingerprint) {
+    std::string kept = s.value("fingerprint", "");
+    if (kept != fingerprint && kept != Hex(Sha256(req.method + " " + req.path, req.body))) {
       return Problem(409, "idempotency_conflict",
                      "this Idempotency-Key was used with a different request");
     }
+    // (Stripped again: records kept before secrets were left out of them.)
     HttpResponse r{s.value("status", 200), s.value("content_type", "application/json"),
-                   s.value("body", ""), {{"Idempotent-Replayed", "true"}}};
+                   WithoutSecrets(s.value("body", "")), {{"Idempotent-Replayed", "true"}}};
     return r;
   }
   HttpResponse r = fn();
   if (r.status < 500) {
+    // What is kept to replay holds no secret: a copy of the store must open nothing.
     json s = {{"fingerprint", fingerprint},
               {"status", r.status},
               {"content_type", r.content_type},
-              {"body", r.body},
+              {"body", WithoutSecrets(r.body)},
               {"created_at_us", NowMicros()}};
     node_->idempotency->Put(store_key, s.dump()).IgnoreError();
   }
@@ -948,68 +976,81 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
   if (n == 5 && parts[4] == "enroll") {
     *route = "/api/v1/portal/{p}/enroll";
     if (auto d = post_only()) return *d;
-    json b = ParseBody(req);
-    std::string code = Str(b, "invite_code"), username = Str(b, "username"),
-                password = Str(b, "password");
-    if (!IsValidUsername(username)) {
-      throw Invalid{400, "validation_failed",
-                    "username must be 3 to 64 letters, digits or . _ - @ +"};
-    }
-    if (code.empty() || code.size() > 128) return Problem(400, "invalid_invite", "the invite code is not valid");
-    if (auto weak = PasswordWeakness(password, username)) return Problem(422, "weak_password", *weak);
-    auto r = portal.Enroll(pid, code, username, password);
-    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
-    if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
-    const auto& e = std::get<1>(*r);
-    json out = {{"totp_secret_base32", e.totp_secret_base32}, {"otpauth_uri", e.otpauth_uri}};
-    // For the enrolment page: the URI as a QR code, so no secret ever travels in a URL.
-    if (auto png = QrPng(e.otpauth_uri, 240); png.ok()) {
-      out["totp_qr_png_base64"] = Base64(png.value());
-    }
-    HttpResponse resp = Json(201, out);
-    resp.headers.emplace_back("Cache-Control", "no-store");
-    return resp;
+    // Anonymous: the key is kept per route (Api::WithIdempotency).
+    return WithIdempotency(req, Principal{}, [&]() -> HttpResponse {
+      json b = ParseBody(req);
+      std::string code = Str(b, "invite_code"), username = Str(b, "username"),
+                  password = Str(b, "password");
+      if (!IsValidUsername(username)) {
+        throw Invalid{400, "validation_failed",
+                      "username must be 3 to 64 letters, digits or . _ - @ +"};
+      }
+      if (code.empty() || code.size() > 128) return Problem(400, "invalid_invite", "the invite code is not valid");
+      if (auto weak = PasswordWeakness(password, username)) return Problem(422, "weak_password", *weak);
+      auto r = portal.Enroll(pid, code, username, password);
+      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+      const auto& e = std::get<1>(*r);
+      json out = {{"totp_secret_base32", e.totp_secret_base32}, {"otpauth_uri", e.otpauth_uri}};
+      // For the enrolment page: the URI as a QR code, so no secret ever travels in a URL.
+      if (auto png = QrPng(e.otpauth_uri, 240); png.ok()) {
+        out["totp_qr_png_base64"] = Base64(png.value());
+      }
+      HttpResponse resp = Json(201, out);
+      resp.headers.emplace_back("Cache-Control", "no-store");
+      return resp;
+    });
   }
   if (n == 5 && parts[4] == "identity-check") {
     *route = "/api/v1/portal/{p}/identity-check";
     if (auto d = post_only()) return *d;
-    json b = ParseBody(req);
-    std::string username = Str(b, "username"), method = Str(b, "method"), value = Str(b, "value");
-    if (method != "phone" && method != "email" && method != "initials") {
-      throw Invalid{400, "validation_failed", "method must be phone, email or initials"};
-    }
-    if (username.size() > 64 || value.size() > 200) {
-      return Problem(401, "identity_not_verified", "we could not confirm who you are");
-    }
-    auto r = portal.CheckIdentity(pid, username, method, value);
-    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
-    if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
-    return Json(200, {{"identity_token", std::get<1>(*r)},
-                      {"expires_in_seconds", engine::kIdentityTokenTtlUs / 1000000}});
+    // Anonymous: the key is kept per route (Api::WithIdempotency).
+    return WithIdempotency(req, Principal{}, [&]() -> HttpResponse {
+      json b = ParseBody(req);
+      std::string username = Str(b, "username"), method = Str(b, "method"), value = Str(b, "value");
+      if (method != "phone" && method != "email" && method != "initials") {
+        throw Invalid{400, "validation_failed", "method must be phone, email or initials"};
+      }
+      if (username.size() > 64 || value.size() > 200) {
+        return Problem(401, "identity_not_verified", "we could not confirm who you are");
+      }
+      auto r = portal.CheckIdentity(pid, username, method, value);
+      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+      return Json(200, {{"identity_token", std::get<1>(*r)},
+                        {"expires_in_seconds", engine::kIdentityTokenTtlUs / 1000000}});
+    });
   }
   if (n == 5 && parts[4] == "login") {
     *route = "/api/v1/portal/{p}/login";
     if (auto d = post_only()) return *d;
-    json b = ParseBody(req);
-    std::string token = Str(b, "identity_token"), username = Str(b, "username"),
-                password = Str(b, "password");
-    if (password.size() > 1024) return Problem(401, "invalid_credentials", "wrong username or password");
-    auto r = portal.Login(pid, token, username, password);
-    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
-    if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
-    return Json(200, {{"challenge_token", std::get<1>(*r)}, {"factor", "totp"}});
+    // Anonymous: the key is kept per route (Api::WithIdempotency).
+    return WithIdempotency(req, Principal{}, [&]() -> HttpResponse {
+      json b = ParseBody(req);
+      std::string token = Str(b, "identity_token"), username = Str(b, "username"),
+                  password = Str(b, "password");
+      if (password.size() > 1024) return Problem(401, "invalid_credentials", "wrong username or password");
+      auto r = portal.Login(pid, token, username, password);
+      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+      return Json(200, {{"challenge_token", std::get<1>(*r)}, {"factor", "totp"}});
+    });
   }
   if (n == 6 && parts[4] == "login" && parts[5] == "verify") {
     *route = "/api/v1/portal/{p}/login/verify";
     if (auto d = post_only()) return *d;
-    json b = ParseBody(req);
-    std::string token = Str(b, "challenge_token"), code = Str(b, "code");
-    auto r = portal.VerifyCode(pid, token, code);
-    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
-    if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
-    const auto& ns = std::get<1>(*r);
-    return Json(200, {{"session_token", ns.token}, {"expires_at", FormatTime(ns.expires_at_us)}});
+    // Anonymous: the key is kept per route (Api::WithIdempotency).
+    return WithIdempotency(req, Principal{}, [&]() -> HttpResponse {
+      json b = ParseBody(req);
+      std::string token = Str(b, "challenge_token"), code = Str(b, "code");
+      auto r = portal.VerifyCode(pid, token, code);
+      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+      const auto& ns = std::get<1>(*r);
+      return Json(200, {{"session_token", ns.token}, {"expires_at", FormatTime(ns.expires_at_us)}});
+    });
   }
+
 
   // Everything below needs a patient session of this practice.
   std::string bearer = BearerOf(req);

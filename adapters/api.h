@@ -18,6 +18,11 @@
 
 namespace remit {
 
+// A JSON answer as the idempotency store keeps it: the fields that hand out a secret (a staff
+// token, an invite code and its url, a TOTP secret, an identity, challenge, session or pay
+// token, a webhook secret) left out and `"secret_withheld": true` added; other bodies as they are.
+std::string WithoutSecrets(const std::string& body);
+
 class Api {
  public:
   explicit Api(Node* node) : node_(node), app_(node->app.get()) {}

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "adapters/files.h"
+#include "events/types.h"
 
 namespace remit {
 namespace {
@@ -103,6 +104,18 @@ SecretsStore::SecretsStore(std::unique_ptr<KvStore> kv, std::string key)
     : kv_(std::move(kv)), key_(std::move(key)) {}
 
 SecretsStore::~SecretsStore() { sodium_memzero(key_.data(), key_.size()); }
+
+std::string SecretsStore::Fingerprint(std::string_view data) const {
+  // A subkey of its own: the fingerprints never reveal anything of the sealing key.
+  unsigned char subkey[crypto_generichash_KEYBYTES];
+  crypto_kdf_derive_from_key(subkey, sizeof(subkey), 1, "remitfpr",
+                             reinterpret_cast<const unsigned char*>(key_.data()));
+  unsigned char out[32];
+  crypto_generichash(out, sizeof(out), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                     subkey, sizeof(subkey));
+  sodium_memzero(subkey, sizeof(subkey));
+  return Hex(out, sizeof(out));
+}
 
 Status SecretsStore::Put(const std::string& name, const std::string& secret) {
   std::string box(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + secret.size(), '\0');

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "adapters/kv_store.h"
 #include "events/status.h"
@@ -31,6 +32,10 @@ class SecretsStore {
   Status Put(const std::string& name, const std::string& secret);
   // NotFound when absent; Corruption when it does not open under the key.
   Result<std::string> Get(const std::string& name) const;
+  // A keyed fingerprint of `data` (BLAKE2b under a key derived from the secrets key), in hex:
+  // the same in every process that shares the key, and useless to someone who has only the
+  // disk (a plain hash of a request body holding a password could be guessed offline).
+  std::string Fingerprint(std::string_view data) const;
   // The background check of the store beneath (KvStore::VerifyStorage).
   Status VerifyStorage() const;
   const KvStore* kv() const { return kv_.get(); }

@@ -4,6 +4,8 @@
 #define BOOST_TEST_MODULE security
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "adapters/event_json.h"
@@ -219,6 +221,67 @@ BOOST_AUTO_TEST_CASE(card_tokens_pay_only_for_their_family_and_are_never_shown) 
     BOOST_TEST(s.Call("GET", staff_base + path, admin).raw.find("tok_sandbox_") == std::string::npos);
   }
   BOOST_TEST(s.Call("GET", portal + "/me/cards", jane).raw.find("tok_sandbox_") == std::string::npos);
+}
+
+// 5. No usable secret is kept on disk, and a replay of a secret-making request answers without
+// its secret.
+BOOST_AUTO_TEST_CASE(replays_withhold_secrets_and_the_disk_keeps_none) {
+  auto key = [](const std::string& k) { return std::map<std::string, std::string>{{"Idempotency-Key", k}}; };
+  json token_body = {{"role", "admin"}, {"label", "backup desk"}};
+  auto made = s.Call("POST", staff_base + "/tokens", admin, token_body, key("t1"));
+  BOOST_REQUIRE_EQUAL(made.status, 201);
+  auto again = s.Call("POST", staff_base + "/tokens", admin, token_body, key("t1"));
+  BOOST_TEST(again.status == 201);
+  BOOST_TEST(again.headers["idempotent-replayed"] == "true");
+  BOOST_TEST(again.body["token_id"] == made.body["token_id"]);
+  BOOST_TEST(!again.body.contains("token"));
+  BOOST_TEST(again.body["secret_withheld"] == true);
+
+  auto inv = s.Call("POST", staff_base + "/patients/P100/portal-invites", admin, std::string(), key("i1"));
+  auto inv2 = s.Call("POST", staff_base + "/patients/P100/portal-invites", admin, std::string(), key("i1"));
+  BOOST_TEST(!inv2.body.contains("invite_code"));
+  BOOST_TEST(!inv2.body.contains("url"));
+  BOOST_TEST(inv2.body["expires_at"] == inv.body["expires_at"]);
+  BOOST_TEST(inv2.body["secret_withheld"] == true);
+  std::string code = inv.body["invite_code"];
+
+  json enrol = {{"invite_code", code}, {"username", "jane"}, {"password", kPassword}};
+  auto e1 = s.Call("POST", portal + "/enroll", "", enrol, key("e1"));
+  BOOST_REQUIRE_EQUAL(e1.status, 201);
+  auto e2 = s.Call("POST", portal + "/enroll", "", enrol, key("e1"));
+  BOOST_TEST(e2.status == 201);
+  BOOST_TEST(!e2.body.contains("totp_secret_base32"));
+  BOOST_TEST(!e2.body.contains("otpauth_uri"));
+  json idcheck = {{"username", "jane"}, {"method", "initials"}, {"value", "JD"}};
+  auto id1 = s.Call("POST", portal + "/identity-check", "", idcheck, key("k1"));
+  BOOST_TEST(!s.Call("POST", portal + "/identity-check", "", idcheck, key("k1")).body.contains("identity_token"));
+  json login = {{"identity_token", id1.body["identity_token"]}, {"username", "jane"}, {"password", kPassword}};
+  auto ch = s.Call("POST", portal + "/login", "", login, key("k2"));
+  BOOST_TEST(!s.Call("POST", portal + "/login", "", login, key("k2")).body.contains("challenge_token"));
+  json verify = {{"challenge_token", ch.body["challenge_token"]}, {"code", Code("jane")}};
+  auto v1 = s.Call("POST", portal + "/login/verify", "", verify, key("k3"));
+  BOOST_REQUIRE_EQUAL(v1.status, 200);
+  auto v2 = s.Call("POST", portal + "/login/verify", "", verify, key("k3"));
+  BOOST_TEST(!v2.body.contains("session_token"));
+  BOOST_TEST(v2.body["secret_withheld"] == true);
+
+  // Not one of them in any byte of the data directory.
+  std::vector<std::string> secrets = {made.body["token"], code, e1.body["totp_secret_base32"],
+                                      id1.body["identity_token"], ch.body["challenge_token"],
+                                      v1.body["session_token"], admin,
+                                      // a plain hash of a body that holds the password
+                                      Hex(Sha256("POST " + portal + "/login", login.dump()))};
+  size_t files = 0;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir.path())) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ++files;
+    for (const auto& secret : secrets) {
+      BOOST_TEST(bytes.find(secret) == std::string::npos, secret << " found in " << f.path());
+    }
+  }
+  BOOST_TEST(files > 10u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
