@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -48,6 +51,35 @@ Status ReplaceFileDurably(const std::string& path, const std::string& data, unsi
   bool ok = ::fsync(fd) == 0;
   ::close(fd);
   return ok ? Status::OK() : Status::IOError("cannot sync " + dir);
+}
+
+Result<size_t> TightenTree(const std::string& dir) {
+  size_t loosened = 0;
+  auto tighten = [&](const std::filesystem::path& p) -> Status {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return Status::OK();
+    mode_t want = S_ISDIR(st.st_mode) ? 0700 : 0600;
+    if ((st.st_mode & 077) == 0) return Status::OK();
+    ++loosened;
+    if (::chmod(p.c_str(), (st.st_mode & 0700) | want) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof(mode), "%03o", static_cast<unsigned>(st.st_mode & 0777));
+      return Status::IOError("cannot make " + p.string() + " private (mode " + mode +
+                             "): " + std::strerror(errno));
+    }
+    return Status::OK();
+  };
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return size_t{0};
+  Status s = tighten(dir);
+  if (!s.ok()) return s;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    s = tighten(it->path());
+    if (!s.ok()) return s;
+  }
+  if (ec) return Status::IOError("cannot read " + dir + ": " + ec.message());
+  return loosened;
 }
 
 }  // namespace remit

@@ -15,5 +15,9 @@ Result<std::string> ReadFile(const std::string& path);
 Status WriteFileMode(const std::string& path, const std::string& data, unsigned mode);
 // Writes `path`.tmp, fsyncs it, renames it over `path` and fsyncs the directory.
 Status ReplaceFileDurably(const std::string& path, const std::string& data, unsigned mode);
+// Makes `dir` and everything beneath it its owner's alone: directories 0700, files 0600
+// (symbolic links are not followed). Returns how many entries others could reach before;
+// IOError naming the first one that cannot be changed (another user's).
+Result<size_t> TightenTree(const std::string& dir);
 
 }  // namespace remit

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
+#include "adapters/files.h"
+
 #include "projections/projections.h"
 
 namespace remit {
@@ -40,6 +44,19 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& app_options,
       return std::unique_ptr<KvStore>(std::move(kv.value()));
     };
   }
+  // The log and views hold names, phones, emails and dates of birth: the directory is the
+  // owner's alone. One others can read (a plain mkdir makes one) is tightened, with a warning;
+  // one that cannot be is refused.
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    auto loose = TightenTree(options.data_dir);
+    if (!loose.ok()) return loose.status();
+    if (*loose > 0) {
+      spdlog::warn("the data directory {} could be read by other users: {} entries made private "
+                   "(directories 0700, files 0600)", options.data_dir, *loose);
+    }
+  }
   auto app = App::Open(options);
   if (!app.ok()) return app.status();
   node->app = std::move(app.value());
@@ -65,6 +82,10 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& app_options,
     Status s = node->portal->ResumePayments(node->app->Practices());
     if (!s.ok()) return s;
   }
+  // Files the stores made just now under a permissive umask (a library caller's; `remit` itself
+  // runs with umask 077).
+  auto made = TightenTree(options.data_dir);
+  if (!made.ok()) return made.status();
   return node;
 }
 

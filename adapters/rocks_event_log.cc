@@ -202,7 +202,7 @@ Result<std::optional<uint64_t>> RocksEventLog::ReadHighWater(const std::string& 
 Status RocksEventLog::WriteHighWater(const std::string& dir, uint64_t end) {
   return ReplaceFileDurably(HighWaterPath(dir),
                             "remit-log-end v1 " + std::to_string(end) + " " + HighWaterCheck(end) + "\n",
-                            0644);
+                            0600);
 }
 
 void RocksEventLog::HighWaterLoop() {

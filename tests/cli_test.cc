@@ -12,6 +12,7 @@
 #include <boost/asio.hpp>
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -183,6 +184,40 @@ BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
                         {{"Authorization", "Bearer " + admin}});
     BOOST_TEST(json::parse(bal->body)["total_balance_cents"] == 46000);  // demo loaded once
   }
+}
+
+// The data directory holds patients' names, phones and dates of birth: everything in it is the
+// owner's alone (0700/0600), also when it was made readable by others (a plain mkdir), which is
+// tightened with a warning.
+BOOST_AUTO_TEST_CASE(the_data_directory_is_private) {
+  TempDir dir;
+  std::string data = dir.path() + "/data";
+  std::filesystem::create_directories(data + "/old");
+  std::filesystem::permissions(data, std::filesystem::perms(0755));
+  std::filesystem::permissions(data + "/old", std::filesystem::perms(0755));
+  { std::ofstream(data + "/old/notes.txt") << "front desk notes"; }
+  std::filesystem::permissions(data + "/old/notes.txt", std::filesystem::perms(0644));
+  int port = FreePort();
+  Server server(data, port, "--demo");
+  BOOST_TEST(server.Output().find("could be read by other users") != std::string::npos, server.Output());
+  BOOST_TEST(server.Stop() == 0);
+  size_t dirs = 0, files = 0;
+  auto mode = [](const std::filesystem::path& p) {
+    return static_cast<unsigned>(std::filesystem::symlink_status(p).permissions()) & 0777;
+  };
+  BOOST_TEST(mode(data) == 0700u);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(data)) {
+    if (e.is_symlink()) continue;
+    if (e.is_directory()) {
+      ++dirs;
+      BOOST_TEST(mode(e.path()) == 0700u, e.path());
+    } else {
+      ++files;
+      BOOST_TEST(mode(e.path()) == 0600u, e.path());
+    }
+  }
+  BOOST_TEST(dirs >= 5u);
+  BOOST_TEST(files >= 20u);
 }
 
 BOOST_AUTO_TEST_CASE(shared_operator_token_file) {

@@ -4,6 +4,8 @@
 // without its value, a bare flag given a value, a flag given twice, a number out of range or a
 // stray word is refused with a clear message and exit status 2 before anything runs: a
 // mistyped `--kafka-broker` must never start a server on the embedded log.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -237,6 +239,8 @@ int Main(int argc, char** argv) {
 }  // namespace remit::tools
 
 int main(int argc, char** argv) {
+  // Everything remit creates (data directories, backups, token files) is its owner's alone.
+  ::umask(077);
   try {
     return remit::tools::Main(argc, argv);
   } catch (const std::exception& e) {
