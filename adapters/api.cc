@@ -50,6 +50,14 @@ HttpResponse Problem(int status, std::string_view code, std::string detail) {
   return HttpResponse{status, "application/problem+json", j.dump(), {}};
 }
 
+// A store or the processor could not do it now: 503, with Retry-After when the server is only
+// busy (its bounded password hashing is full).
+HttpResponse Unavailable(const Status& s) {
+  HttpResponse p = Problem(503, "unavailable", s.ToString());
+  if (s.code() == Status::Code::kBusy) p.headers.emplace_back("Retry-After", "1");
+  return p;
+}
+
 HttpResponse Json(int status, const json& j) { return HttpResponse{status, "application/json", j.dump(), {}}; }
 
 // A validation failure carried out of the field readers.
@@ -174,7 +182,7 @@ HttpResponse FromExec(const Result<ExecResult>& r) {
   if (!r.ok() && r.status().message().starts_with("read_only")) {
     return Problem(503, "read_only", "this server takes no writes; nothing was changed");
   }
-  if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+  if (!r.ok()) return Unavailable(r.status());
   return FromRejection(*r->rejection);
 }
 
@@ -257,6 +265,8 @@ std::optional<std::string> PracticeWrittenBy(const HttpRequest& req) {
 }
 
 constexpr const char* kForwardedHeader = "remit-forwarded";
+// The client of a forwarded request, named by the forwarding process (believed only from a peer).
+constexpr const char* kClientHeader = "remit-client-address";
 
 // Fields of an answer that hand out a secret (spec/api.md, Idempotency): a replay leaves them
 // out and says `"secret_withheld": true`. The invite's url carries its code.
@@ -294,6 +304,7 @@ std::optional<HttpResponse> Api::ForwardToOwner(const HttpRequest& req) {
     std::string v = req.Header(h);
     if (!v.empty()) headers[h] = v;
   }
+  headers[kClientHeader] = ClientOf(req);
   return CallOwner(*practice, req.method, req.target, req.body, std::move(headers));
 }
 
@@ -367,6 +378,23 @@ void Api::RecordAccess(const std::string& practice, const std::string& actor,
     std::lock_guard<std::mutex> l(access_mu_);
     accessed_.erase(key);  // not recorded: try again on the next read
   }
+}
+
+std::string Api::ClientOf(const HttpRequest& req) {
+  if (req.from_peer) {
+    std::string named = req.Header(kClientHeader);
+    if (!named.empty()) return named;
+  }
+  return req.client_address;
+}
+
+std::optional<HttpResponse> Api::Throttle(RateLimiter& limiter, const std::string& key) {
+  int retry_after = 1;
+  if (limiter.Take(key, &retry_after)) return std::nullopt;
+  HttpResponse p = Problem(429, "rate_limited", "too many requests; try again in " +
+                                                    std::to_string(retry_after) + " s");
+  p.headers.emplace_back("Retry-After", std::to_string(retry_after));
+  return p;
 }
 
 HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
@@ -457,6 +485,10 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     std::vector<std::tuple<std::string, std::string, double>> gauges = {
         {"remit_events_appended", "Events appended by this process.",
          static_cast<double>(app_->events_appended())},
+        {"remit_password_hashes", "Password hashes computed (enrolment and sign-in), bounded in number at once.",
+         static_cast<double>(node_->portal->hashing().runs())},
+        {"remit_password_hashes_peak", "The most password hashes that ran at once.",
+         static_cast<double>(node_->portal->hashing().peak())},
         {"remit_log_end_offset", "One past the last durable offset.", static_cast<double>(end)},
         {"remit_projection_lag_events", "Durable events not yet applied to the views.",
          static_cast<double>(end - std::min(end, applied))}};
@@ -494,7 +526,7 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     json b = ParseBody(req);
     engine::CommandContext ctx{parts[3], "access:" + RandomHex(12), {}, Str(b, "actor"), 0};
     auto r = app_->Execute(ctx, engine::RecordAccess{Str(b, "resource"), Str(b, "patient_id")});
-    if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+    if (!r.ok()) return Unavailable(r.status());
     if (r->rejection) return FromRejection(*r->rejection);
     return HttpResponse{204, "", "", {}};
   }
@@ -759,7 +791,7 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (auto d = deny("staff", false)) return *d;
     return WithIdempotency(req, who, [&] {
       auto r = app_->IssueInvite(pid, parts[5], ActorOf(who));
-      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (!r.ok()) return Unavailable(r.status());
       if (r->index() == 0) {
         return FromExec(ExecResult{engine::Outcome::kUnchanged, std::get<0>(*r), 0});
       }
@@ -972,6 +1004,15 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
     return std::nullopt;
   };
   Portal& portal = *node_->portal;
+  bool anonymous_step = m == "POST" && ((n == 5 && (parts[4] == "enroll" || parts[4] == "identity-check" ||
+                                                     parts[4] == "login")) ||
+                                         (n == 6 && parts[4] == "login" && parts[5] == "verify"));
+  if (anonymous_step) {
+    if (auto limited = Throttle(steps_per_address_, ClientOf(req))) {
+      *route = "rate_limited";
+      return *limited;
+    }
+  }
 
   if (n == 5 && parts[4] == "enroll") {
     *route = "/api/v1/portal/{p}/enroll";
@@ -988,7 +1029,7 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
       if (code.empty() || code.size() > 128) return Problem(400, "invalid_invite", "the invite code is not valid");
       if (auto weak = PasswordWeakness(password, username)) return Problem(422, "weak_password", *weak);
       auto r = portal.Enroll(pid, code, username, password);
-      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (!r.ok()) return Unavailable(r.status());
       if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
       const auto& e = std::get<1>(*r);
       json out = {{"totp_secret_base32", e.totp_secret_base32}, {"otpauth_uri", e.otpauth_uri}};
@@ -1014,9 +1055,24 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
       if (username.size() > 64 || value.size() > 200) {
         return Problem(401, "identity_not_verified", "we could not confirm who you are");
       }
+      // Before anything is written: an address that failed too often, a username tried too
+      // often (the contract's lockout after 5 failures stays reachable: 10 come at once).
+      std::string client = ClientOf(req);
+      int retry_after = 1;
+      if (!identity_failures_per_address_.Has(client, &retry_after)) {
+        HttpResponse p = Problem(429, "rate_limited", "too many failed identity checks from this address");
+        p.headers.emplace_back("Retry-After", std::to_string(retry_after));
+        return p;
+      }
+      if (auto limited = Throttle(identity_checks_per_user_, pid + "/" + NormalizeUsername(username))) {
+        return *limited;
+      }
       auto r = portal.CheckIdentity(pid, username, method, value);
-      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
-      if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
+      if (!r.ok()) return Unavailable(r.status());
+      if (auto* rej = RejectionOf(r)) {
+        if (rej->reason == engine::Reject::kIdentityNotVerified) identity_failures_per_address_.Charge(client);
+        return FromRejection(*rej);
+      }
       return Json(200, {{"identity_token", std::get<1>(*r)},
                         {"expires_in_seconds", engine::kIdentityTokenTtlUs / 1000000}});
     });
@@ -1031,7 +1087,7 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
                   password = Str(b, "password");
       if (password.size() > 1024) return Problem(401, "invalid_credentials", "wrong username or password");
       auto r = portal.Login(pid, token, username, password);
-      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (!r.ok()) return Unavailable(r.status());
       if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
       return Json(200, {{"challenge_token", std::get<1>(*r)}, {"factor", "totp"}});
     });
@@ -1044,7 +1100,7 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
       json b = ParseBody(req);
       std::string token = Str(b, "challenge_token"), code = Str(b, "code");
       auto r = portal.VerifyCode(pid, token, code);
-      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (!r.ok()) return Unavailable(r.status());
       if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
       const auto& ns = std::get<1>(*r);
       return Json(200, {{"session_token", ns.token}, {"expires_at", FormatTime(ns.expires_at_us)}});
@@ -1122,7 +1178,7 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
         throw Invalid{400, "validation_failed", "give exactly one of card_id and card_token"};
       }
       auto r = portal.Pay(*session, req.Header("idempotency-key"), pr);
-      if (!r.ok()) return Problem(503, "unavailable", r.status().ToString());
+      if (!r.ok()) return Unavailable(r.status());
       if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
       const PaymentResult& p = std::get<1>(*r);
       if (!p.succeeded) {

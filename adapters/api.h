@@ -13,6 +13,7 @@
 
 #include "adapters/app.h"
 #include "adapters/http_server.h"
+#include "adapters/rate_limit.h"
 #include "adapters/metrics.h"
 #include "adapters/node.h"
 
@@ -26,6 +27,18 @@ std::string WithoutSecrets(const std::string& body);
 class Api {
  public:
   explicit Api(Node* node) : node_(node), app_(node->app.get()) {}
+
+  // Limits of the anonymous portal steps (enrol, identity check, password, code), checked
+  // before anything is written; past them 429 rate_limited with Retry-After. Sized so that a
+  // front-desk kiosk or an office network, where many patients share one address, keeps at
+  // least 100 steps a minute, while one address can neither flood the log nor lock out many
+  // usernames (each failed identity check spends one of 30 for the address, back at 2 a minute).
+  static constexpr double kStepsPerAddressBurst = 120;
+  static constexpr auto kStepsPerAddressRefill = std::chrono::milliseconds(500);
+  static constexpr double kIdentityChecksPerUserBurst = 10;
+  static constexpr auto kIdentityChecksPerUserRefill = std::chrono::seconds(30);
+  static constexpr double kIdentityFailuresPerAddressBurst = 30;
+  static constexpr auto kIdentityFailuresPerAddressRefill = std::chrono::seconds(30);
   HttpResponse Handle(const HttpRequest& req);
   Metrics& metrics() { return metrics_; }
 
@@ -59,8 +72,18 @@ class Api {
                     const std::string& resource, const std::string& patient_id);
   static constexpr size_t kAccessMemoryMax = 100000;
 
+  // The client a request is for: the TCP peer (or a trusted proxy's client), or, for a request
+  // another remit process forwarded, the client it named.
+  static std::string ClientOf(const HttpRequest& req);
+  // 429 rate_limited when `limiter` has no token for `key` (spending one when it has).
+  static std::optional<HttpResponse> Throttle(RateLimiter& limiter, const std::string& key);
+
   App* app_;
   Metrics metrics_;
+  RateLimiter steps_per_address_{kStepsPerAddressBurst, kStepsPerAddressRefill};
+  RateLimiter identity_checks_per_user_{kIdentityChecksPerUserBurst, kIdentityChecksPerUserRefill};
+  RateLimiter identity_failures_per_address_{kIdentityFailuresPerAddressBurst,
+                                             kIdentityFailuresPerAddressRefill};
   std::mutex access_mu_;
   std::set<std::string> accessed_;
   std::mutex idem_mu_;

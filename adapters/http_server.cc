@@ -203,9 +203,11 @@ struct HttpServer::Impl {
 // server stops. Every step runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer::Impl* server, tcp::socket socket, uint64_t id, std::string address, bool counted)
+  Session(HttpServer::Impl* server, tcp::socket socket, uint64_t id, std::string address, bool counted,
+          bool peer)
       : server_(server), stream_(std::move(socket)), id_(id), address_(std::move(address)),
-        counted_(counted) {}
+        counted_(counted),
+        peer_(peer) {}
   ~Session() { server_->Forget(id_, address_, counted_); }
 
   void Start() { asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); }); }
@@ -286,6 +288,7 @@ class Session : public std::enable_shared_from_this<Session> {
       r->headers[name] = std::string(f.value());
     }
     if (server_->Trusted(address_)) r->client_address = ForwardedClient(r->Header("x-forwarded-for"));
+    r->from_peer = peer_;
     r->body = std::move(req.body());
     bool keep = req.keep_alive();
     unsigned version = req.version();
@@ -358,6 +361,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const uint64_t id_;
   const std::string address_;
   const bool counted_;  // against the per-address cap (not for trusted proxies)
+  const bool peer_;     // another remit process (HttpRequest::from_peer)
   bool started_ = false;
   bool busy_ = false;
   bool closing_ = false;
@@ -379,18 +383,20 @@ void HttpServer::Impl::DoAccept() {
     if (!aec && remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()) {
       address = asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string();
     }
-    bool counted = !Trusted(address) && !InAny(options.peers, address);
+    bool peer = InAny(options.peers, address);
+    bool counted = !Trusted(address) && !peer;
     std::shared_ptr<Session> session;
     {
       std::lock_guard<std::mutex> l(mu);
-      counted = counted && !peer_addresses.contains(address);
+      peer = peer || peer_addresses.contains(address);
+      counted = counted && !peer;
       bool over = stopping || aec || connections >= options.connections_max ||
                   (counted && per_address[address] >= options.connections_per_address_max);
       if (!over) {
         ++connections;
         if (counted) ++per_address[address];
         uint64_t id = next_id++;
-        session = std::make_shared<Session>(this, std::move(socket), id, address, counted);
+        session = std::make_shared<Session>(this, std::move(socket), id, address, counted, peer);
         sessions[id] = session;
       }
     }

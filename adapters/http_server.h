@@ -43,6 +43,7 @@ namespace remit {
 
 struct HttpRequest {
   std::string client_address;  // the TCP peer, or X-Forwarded-For's client behind a trusted proxy
+  bool from_peer = false;      // sent by another remit process (`peers`, SetPeerAddresses)
   std::string method;
   std::string target;  // path and query as sent
   std::string path;    // decoded path, no query

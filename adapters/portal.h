@@ -7,6 +7,7 @@
 // Thread safety: all methods are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -16,6 +17,7 @@
 
 #include "adapters/app.h"
 #include "adapters/gateway.h"
+#include "adapters/rate_limit.h"
 #include "adapters/secrets.h"
 
 namespace remit {
@@ -44,6 +46,11 @@ struct PaymentResult {
 
 class Portal {
  public:
+  // argon2id takes 64 MiB and tens of ms: at most kHashingMax at once, whoever asks; a caller
+  // that waited kHashingWait is answered 503 with Retry-After.
+  static constexpr size_t kHashingMax = 4;
+  static constexpr auto kHashingWait = std::chrono::seconds(2);
+
   Portal(App* app, SecretsStore* secrets, PaymentGateway* gateway)
       : app_(app), secrets_(secrets), gateway_(gateway) {}
 
@@ -76,6 +83,9 @@ class Portal {
   // Tests move the portal's clock (session idle and TOTP time); the default is the wall clock.
   void SetClockForTesting(std::function<int64_t()> now_us) { now_us_ = std::move(now_us); }
 
+  // The bounded password hashing (its counts are in /metrics).
+  const WorkLimit& hashing() const { return hashing_; }
+
   // The TOTP secret of a username (tests compute codes with it, as an authenticator app does).
   Result<std::string> TotpSecretForTesting(const std::string& practice, const std::string& username);
 
@@ -85,6 +95,7 @@ class Portal {
                                 const std::string& patient, const std::string& secret_id);
 
   std::function<int64_t()> now_us_ = [] { return NowMicros(); };
+  WorkLimit hashing_{kHashingMax, kHashingWait};
   App* app_;
   SecretsStore* secrets_;
   PaymentGateway* gateway_;

@@ -22,14 +22,14 @@ inline void ExpectProblem(const TestServer::Reply& r, int status, const std::str
 // A practice with payments on, the Doe family (Jane guarantees Sam and Lily) and charges.
 struct Practice {
   TempDir dir;
-  TestServer s{dir.path()};
+  TestServer s;
   std::string admin;
   const std::string pid = "smile-dental";
   const std::string staff_base = "/api/v1/practices/smile-dental";
   const std::string portal = "/api/v1/portal/smile-dental";
   std::atomic<int64_t> clock_offset_us{0};
 
-  Practice() {
+  explicit Practice(HttpServerOptions http = {}) : s(dir.path(), std::move(http)) {
     s.node().portal->SetClockForTesting([this] { return NowMicros() + clock_offset_us.load(); });
     BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", s.operator_token(),
                          json{{"practice_id", pid}, {"name", "Smile Dental"}, {"currency", "USD"}})

@@ -43,6 +43,7 @@ class TempDir {
   TempDir() {
     path_ = (std::filesystem::temp_directory_path() / ("remit-test-" + RandomHex(6))).string();
     std::filesystem::create_directories(path_);
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all);
   }
   ~TempDir() {
     std::error_code ec;
