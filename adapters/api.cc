@@ -2,7 +2,9 @@
 
 #include <shared_mutex>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -209,6 +211,33 @@ const engine::Rejection* RejectionOf(const Outcome<T>& r) {
 
 }  // namespace
 
+namespace {
+
+bool HasHeader(const HttpResponse& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k.size() == name.size() &&
+        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Every answer: no sniffing, no referrer. An answer that is not a page (JSON, problems, the
+// QR code, metrics) may carry a token or patient data: never cached, never framed, nothing in it
+// runs. Pages set their own policy (RoutePage).
+void AddProtections(HttpResponse* r) {
+  auto add = [&](const char* name, const char* value) {
+    if (!HasHeader(*r, name)) r->headers.emplace_back(name, value);
+  };
+  add("X-Content-Type-Options", "nosniff");
+  add("Referrer-Policy", "no-referrer");
+  add("Cache-Control", "no-store");
+  add("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+}
+
+}  // namespace
+
 HttpResponse Api::Handle(const HttpRequest& req) {
   auto start = std::chrono::steady_clock::now();
   std::string route = "unmatched";
@@ -237,6 +266,7 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   } catch (const Invalid& i) {
     resp = FromInvalid(i);
   }
+  AddProtections(&resp);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.ObserveRequest(req.method + " " + route, resp.status, secs);
   return resp;

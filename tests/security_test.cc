@@ -224,6 +224,37 @@ BOOST_AUTO_TEST_CASE(card_tokens_pay_only_for_their_family_and_are_never_shown) 
   BOOST_TEST(s.Call("GET", portal + "/me/cards", jane).raw.find("tok_sandbox_") == std::string::npos);
 }
 
+// 8. Every answer that can carry a token or patient data is never cached, sniffed, framed or
+// sent on as a referrer; problem answers too.
+BOOST_AUTO_TEST_CASE(answers_carry_the_usual_protections) {
+  Enrolled("P100", "jane");
+  auto id = s.Call("POST", portal + "/identity-check", "", json{{"username", "jane"}, {"method", "initials"}, {"value", "JD"}});
+  auto ch = s.Call("POST", portal + "/login", "",
+                   json{{"identity_token", id.body["identity_token"]}, {"username", "jane"}, {"password", kPassword}});
+  auto v = s.Call("POST", portal + "/login/verify", "", json{{"challenge_token", ch.body["challenge_token"]}, {"code", Code("jane")}});
+  std::string session = v.body["session_token"];
+  std::vector<TestServer::Reply> replies = {
+      id, ch, v,
+      s.Call("POST", staff_base + "/tokens", admin, json{{"role", "staff"}}),
+      s.Call("GET", portal + "/me/balances", session),
+      s.Call("GET", staff_base + "/accounts/P100/balance", admin),
+      s.Call("GET", staff_base + "/transactions", admin),
+      s.Call("GET", staff_base + "/resources/portal-link.png", admin),
+      s.Call("GET", portal + "/me/balances", "wrong-token"),
+      s.Call("GET", "/api/v1/nowhere"),
+  };
+  for (const auto& r : replies) {
+    BOOST_TEST_CONTEXT(r.status << " " << r.raw.substr(0, 60)) {
+      BOOST_TEST(r.headers.at("cache-control") == "no-store");
+      BOOST_TEST(r.headers.at("x-content-type-options") == "nosniff");
+      BOOST_TEST(r.headers.at("referrer-policy") == "no-referrer");
+      BOOST_TEST(r.headers.at("content-security-policy").find("frame-ancestors 'none'") != std::string::npos);
+    }
+  }
+  BOOST_TEST(replies[2].status == 200);
+  BOOST_TEST(replies[8].status == 401);
+}
+
 // 5. No usable secret is kept on disk, and a replay of a secret-making request answers without
 // its secret.
 BOOST_AUTO_TEST_CASE(replays_withhold_secrets_and_the_disk_keeps_none) {
