@@ -700,9 +700,21 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
         if (RoleRank(role) == 0) {
           throw Invalid{400, "validation_failed", "role must be admin, staff or auditor"};
         }
-        auto t = app_->CreateToken(pid, role, label, ActorOf(who));
+        // Optional: when the token stops working by itself (a temp's, an integration's).
+        int64_t expires_at_us = 0;
+        std::string expires = Str(b, "expires_at", false);
+        if (!expires.empty()) {
+          auto t = ParseTime(expires);
+          int64_t now = NowMicros();
+          if (!t || *t <= now || *t > now + int64_t{10} * 366 * 24 * 3600 * 1000000) {
+            throw Invalid{400, "validation_failed", "expires_at must be an RFC 3339 time within the next 10 years"};
+          }
+          expires_at_us = *t;
+        }
+        auto t = app_->CreateToken(pid, role, label, ActorOf(who), expires_at_us);
         if (!t.ok()) return Problem(503, "unavailable", t.status().ToString());
-        return Json(201, {{"token_id", t->first}, {"token", t->second}, {"role", role}, {"label", label}});
+        return Json(201, {{"token_id", t->first}, {"token", t->second}, {"role", role}, {"label", label},
+                          {"expires_at", expires_at_us == 0 ? json(nullptr) : json(FormatTime(expires_at_us))}});
       });
     }
     if (m != "DELETE") return Problem(405, "method_not_allowed", "use DELETE");

@@ -259,6 +259,8 @@ Principal App::Authenticate(std::string_view bearer) const {
   if (!v) return p;
   auto j = nlohmann::json::parse(*v, nullptr, false);
   if (j.is_discarded() || j.value("revoked", true)) return p;
+  int64_t expires = j.value("expires_at_us", int64_t{0});
+  if (expires != 0 && NowMicros() >= expires) return p;
   p.kind = Principal::Kind::kStaff;
   p.practice_id = j.value("practice_id", "");
   p.role = j.value("role", "");
@@ -289,14 +291,15 @@ Result<std::variant<engine::Rejection, App::Invite>> App::IssueInvite(
 Result<std::pair<std::string, std::string>> App::CreateToken(const std::string& practice_id,
                                                             const std::string& role,
                                                             const std::string& label,
-                                                            const std::string& actor) {
+                                                            const std::string& actor,
+                                                            int64_t expires_at_us) {
   std::string token_id = "tok_" + RandomHex(8);
   std::string token = "rms_" + RandomHex(32);
   engine::CommandContext ctx;
   ctx.practice_id = practice_id;
   ctx.command_key = "token:" + token_id;
   ctx.actor = actor;
-  auto r = Execute(ctx, engine::IssueToken{token_id, role, label, Sha256(token)});
+  auto r = Execute(ctx, engine::IssueToken{token_id, role, label, Sha256(token), expires_at_us});
   if (!r.ok()) return r.status();
   if (r->rejection) return Status::NotFound(r->rejection->detail);
   return std::make_pair(token_id, token);

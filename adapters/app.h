@@ -79,7 +79,8 @@ class App {
   Result<std::pair<std::string, std::string>> CreateToken(const std::string& practice_id,
                                                           const std::string& role,
                                                           const std::string& label,
-                                                          const std::string& actor);
+                                                          const std::string& actor,
+                                                          int64_t expires_at_us = 0);
 
   // Issues a single-use portal invite, valid kInviteTtlUs. The code is the secret: the log
   // keeps only its hash as the invite's id.

@@ -148,8 +148,12 @@ Result<std::string> SecretsStore::Get(const std::string& name) const {
 
 std::optional<std::string> PasswordWeakness(const std::string& password,
                                             const std::string& username) {
-  if (password.size() < 8) return "the password must have at least 8 characters";
-  if (password.size() > 64) return "the password must have at most 64 characters";
+  // Characters, not bytes: "pässwörd" is 8 (JSON strings arrive as UTF-8; a continuation byte
+  // starts no character).
+  size_t chars = 0;
+  for (unsigned char c : password) chars += (c & 0xC0) != 0x80 ? 1 : 0;
+  if (chars < 8) return "the password must have at least 8 characters";
+  if (chars > 64) return "the password must have at most 64 characters";
   if (Lower(password) == Lower(username)) return "the password must not be the username";
   if (Blocklist().contains(Lower(password))) return "that password is too common";
   return std::nullopt;

@@ -93,13 +93,14 @@ class PracticesProjection final : public Projection {
                    },
                    [&](const StaffTokenIssued& p) {
                      std::string sha = Hex(p.token_sha256);
-                     std::string j = JsonObject()
-                                         .Str("practice_id", pid)
-                                         .Str("token_id", p.token_id)
-                                         .Str("role", p.role)
-                                         .Str("label", p.label)
-                                         .Bool("revoked", false)
-                                         .Dump();
+                     JsonObject o;
+                     o.Str("practice_id", pid)
+                         .Str("token_id", p.token_id)
+                         .Str("role", p.role)
+                         .Str("label", p.label)
+                         .Bool("revoked", false);
+                     if (p.expires_at_us != 0) o.Int("expires_at_us", p.expires_at_us);
+                     std::string j = o.Dump();
                      txn.Put(TokenKey(sha), j);
                      txn.Put(TokenIdKey(pid, p.token_id), sha);
                    },

@@ -255,6 +255,41 @@ BOOST_AUTO_TEST_CASE(answers_carry_the_usual_protections) {
   BOOST_TEST(replies[8].status == 401);
 }
 
+// 10. Password length counts characters, not bytes.
+BOOST_AUTO_TEST_CASE(password_length_counts_characters) {
+  std::string e = "\xC3\xA9";  // é, two bytes
+  auto times = [](const std::string& x, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += x;
+    return out;
+  };
+  BOOST_TEST(PasswordWeakness(times(e, 7), "jane").has_value());    // 14 bytes, 7 characters
+  BOOST_TEST(!PasswordWeakness(times(e, 40), "jane").has_value());  // 80 bytes, 40 characters
+  BOOST_TEST(!PasswordWeakness(times(e, 64), "jane").has_value());
+  BOOST_TEST(PasswordWeakness(times(e, 65), "jane").has_value());
+  std::string code = Invite("P100");
+  BOOST_TEST(Enroll(code, "jane", times(e, 20) + "x").status == 201);
+}
+
+// 10. A staff token may be given an end: past it, it opens nothing.
+BOOST_AUTO_TEST_CASE(a_staff_token_can_expire) {
+  ExpectProblem(s.Call("POST", staff_base + "/tokens", admin,
+                       json{{"role", "staff"}, {"expires_at", "2020-01-01T00:00:00Z"}}),
+                400, "validation_failed");
+  ExpectProblem(s.Call("POST", staff_base + "/tokens", admin, json{{"role", "staff"}, {"expires_at", "soon"}}),
+                400, "validation_failed");
+  int64_t end = NowMicros() + 1500000;
+  auto t = s.Call("POST", staff_base + "/tokens", admin, json{{"role", "staff"}, {"expires_at", FormatTime(end, true)}});
+  BOOST_REQUIRE_EQUAL(t.status, 201);
+  BOOST_TEST(t.body["expires_at"].is_string());
+  std::string token = t.body["token"];
+  BOOST_TEST(s.Call("GET", staff_base + "/settings", token).status == 200);
+  std::this_thread::sleep_for(std::chrono::microseconds(end - NowMicros() + 100000));
+  ExpectProblem(s.Call("GET", staff_base + "/settings", token), 401, "unauthorized");
+  auto forever = s.Call("POST", staff_base + "/tokens", admin, json{{"role", "staff"}});
+  BOOST_TEST(forever.body["expires_at"].is_null());
+}
+
 // 5. No usable secret is kept on disk, and a replay of a secret-making request answers without
 // its secret.
 BOOST_AUTO_TEST_CASE(replays_withhold_secrets_and_the_disk_keeps_none) {
