@@ -77,7 +77,8 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& app_options,
   auto sandbox_kv = open_store("sandbox-gateway");
   if (!sandbox_kv.ok()) return sandbox_kv.status();
   node->sandbox = std::make_unique<SandboxGateway>(std::move(sandbox_kv.value()));
-  node->portal = std::make_unique<Portal>(node->app.get(), node->secrets.get(), node->sandbox.get());
+  node->portal = std::make_unique<Portal>(node->app.get(), node->secrets.get(), node->sandbox.get(),
+                                          node->idempotency.get());
   if (!kafka) {
     Status s = node->portal->ResumePayments(node->app->Practices());
     if (!s.ok()) return s;

@@ -184,7 +184,7 @@ Outcome<Portal::NewSession> Portal::VerifyCode(const std::string& practice,
   });
   {
     std::lock_guard<std::mutex> l(seen_mu_);
-    last_seen_us_[TokenId(session)] = now_us_();
+    last_seen_us_[TokenId(session)] = Seen{now_us_(), 0};
   }
   return Done(NewSession{session, expires});
 }
@@ -208,16 +208,35 @@ std::optional<PatientSession> Portal::Authenticate(std::string_view bearer) {
   if (j.is_discarded() || j.value("ended", true)) return std::nullopt;
   int64_t now = now_us_();
   if (now >= j.value("expires_at_us", int64_t{0})) return std::nullopt;
+  // Idle time: the last request, kept in memory and, once a minute, in the activity store, so
+  // a restart loses at most a minute of it (and errs towards ending the session early).
+  std::string key = "activity/" + sid;
+  bool known = false;
   {
-    // Idle time is kept in memory; after a restart it counts from the session's start.
     std::lock_guard<std::mutex> l(seen_mu_);
-    auto [it, inserted] = last_seen_us_.try_emplace(sid, j.value("started_at_us", int64_t{0}));
-    if (now - it->second > engine::kSessionIdleUs) {
+    known = last_seen_us_.contains(sid);
+  }
+  int64_t kept = 0;
+  if (!known && activity_ != nullptr) {
+    auto v = activity_->Get(key);
+    if (v.ok() && v->has_value()) kept = std::strtoll((*v)->c_str(), nullptr, 10);
+  }
+  bool persist = false;
+  {
+    std::lock_guard<std::mutex> l(seen_mu_);
+    int64_t started = j.value("started_at_us", int64_t{0});
+    auto [it, inserted] = last_seen_us_.try_emplace(sid, Seen{std::max(started, kept), kept});
+    if (now - it->second.last_us > engine::kSessionIdleUs) {
       last_seen_us_.erase(it);
       return std::nullopt;
     }
-    it->second = now;
+    it->second.last_us = now;
+    if (activity_ != nullptr && now - it->second.kept_us >= kActivityWriteEveryUs) {
+      it->second.kept_us = now;
+      persist = true;
+    }
   }
+  if (persist) activity_->Put(key, std::to_string(now)).IgnoreError();
   return PatientSession{j.value("practice_id", ""), j.value("patient_id", ""), sid};
 }
 

@@ -51,8 +51,11 @@ class Portal {
   static constexpr size_t kHashingMax = 4;
   static constexpr auto kHashingWait = std::chrono::seconds(2);
 
-  Portal(App* app, SecretsStore* secrets, PaymentGateway* gateway)
-      : app_(app), secrets_(secrets), gateway_(gateway) {}
+  // `activity` keeps each session's last request (at most once a minute, so idle time survives
+  // a restart within that minute); null keeps it in memory only.
+  Portal(App* app, SecretsStore* secrets, PaymentGateway* gateway, KvStore* activity = nullptr)
+      : app_(app), secrets_(secrets), gateway_(gateway), activity_(activity) {}
+  static constexpr int64_t kActivityWriteEveryUs = 60 * 1000000LL;
 
   struct Enrolment {
     std::string totp_secret_base32, otpauth_uri;
@@ -99,8 +102,13 @@ class Portal {
   App* app_;
   SecretsStore* secrets_;
   PaymentGateway* gateway_;
+  KvStore* activity_;
   std::mutex seen_mu_;
-  std::map<std::string, int64_t> last_seen_us_;  // session id -> last request
+  struct Seen {
+    int64_t last_us = 0;   // the last request
+    int64_t kept_us = 0;   // what activity_ holds
+  };
+  std::map<std::string, Seen> last_seen_us_;  // session id -> its requests; GUARDED_BY(seen_mu_)
 };
 
 std::string NormalizeUsername(const std::string& username);

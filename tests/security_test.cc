@@ -290,6 +290,23 @@ BOOST_AUTO_TEST_CASE(a_staff_token_can_expire) {
   BOOST_TEST(forever.body["expires_at"].is_null());
 }
 
+// 10. A session's idle hour runs from its last request, also across a restart (ADR 0002).
+BOOST_AUTO_TEST_CASE(idle_time_survives_a_restart) {
+  Enrolled("P100", "jane");
+  std::string session = SignIn("jane");
+  auto reclock = [&] { s.node().portal->SetClockForTesting([this] { return NowMicros() + clock_offset_us.load(); }); };
+  clock_offset_us += 50 * engine::kMinuteUs;
+  BOOST_TEST(s.Call("GET", portal + "/me/balances", session).status == 200);  // active at 0:50
+  s.Restart();
+  reclock();
+  clock_offset_us += 40 * engine::kMinuteUs;  // 1:30 after the start, 0:40 after the last request
+  BOOST_TEST(s.Call("GET", portal + "/me/balances", session).status == 200);
+  s.Restart();
+  reclock();
+  clock_offset_us += 61 * engine::kMinuteUs;  // idle for more than an hour, across the restart
+  ExpectProblem(s.Call("GET", portal + "/me/balances", session), 401, "unauthorized");
+}
+
 // 5. No usable secret is kept on disk, and a replay of a secret-making request answers without
 // its secret.
 BOOST_AUTO_TEST_CASE(replays_withhold_secrets_and_the_disk_keeps_none) {
