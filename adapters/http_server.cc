@@ -2,7 +2,10 @@
 
 #include <set>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -184,6 +187,7 @@ struct HttpServer::Impl {
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::ssl::context> tls;  // set when serving HTTPS
   std::vector<std::thread> io_threads;
   std::unique_ptr<asio::thread_pool> handlers;
 
@@ -207,10 +211,24 @@ class Session : public std::enable_shared_from_this<Session> {
           bool peer)
       : server_(server), stream_(std::move(socket)), id_(id), address_(std::move(address)),
         counted_(counted),
-        peer_(peer) {}
+        peer_(peer) {
+    if (server_->tls) {
+      tls_ = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream_, *server_->tls);
+    }
+  }
   ~Session() { server_->Forget(id_, address_, counted_); }
 
-  void Start() { asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); }); }
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->tls_) return self->Read();
+      // The handshake is part of the first request's time.
+      self->stream_.expires_after(self->server_->options.request_timeout);
+      self->tls_->async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+        if (ec) return self->Close();
+        self->Read();
+      });
+    });
+  }
 
   // From Stop(): an idle connection closes now; one with a request in flight after its answer.
   void Shutdown() {
@@ -246,7 +264,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       stream_.expires_after(server_->options.idle_timeout);
     }
-    stream_.async_read_some(buffer_.prepare(kReadBytes), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    auto done = [self = shared_from_this()](beast::error_code ec, size_t n) {
       self->buffer_.commit(n);
       if (ec) return self->Close();  // closed, or a deadline passed
       if (!self->started_) {
@@ -254,7 +272,12 @@ class Session : public std::enable_shared_from_this<Session> {
         self->deadline_ = std::chrono::steady_clock::now() + self->server_->options.request_timeout;
       }
       self->Feed();
-    });
+    };
+    if (tls_) {
+      tls_->async_read_some(buffer_.prepare(kReadBytes), std::move(done));
+    } else {
+      stream_.async_read_some(buffer_.prepare(kReadBytes), std::move(done));
+    }
   }
   void Feed() {
     beast::error_code ec;
@@ -337,11 +360,13 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->set(http::field::server, "remit");
     if (!resp.content_type.empty()) res_->set(http::field::content_type, resp.content_type);
     for (const auto& [k, v] : resp.headers) res_->set(k, v);
+    // Served over TLS: browsers keep to HTTPS for this host from now on.
+    if (tls_) res_->set(http::field::strict_transport_security, "max-age=31536000");
     res_->keep_alive(keep);
     res_->body() = std::move(resp.body);
     res_->prepare_payload();
     stream_.expires_after(server_->options.write_timeout);
-    http::async_write(stream_, *res_, [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+    auto written = [self = shared_from_this(), keep](beast::error_code ec, size_t) {
       self->res_.reset();
       if (ec || !keep) {
         beast::error_code ignored;
@@ -349,12 +374,18 @@ class Session : public std::enable_shared_from_this<Session> {
         return self->Close();
       }
       self->Read();
-    });
+    };
+    if (tls_) {
+      http::async_write(*tls_, *res_, std::move(written));
+    } else {
+      http::async_write(stream_, *res_, std::move(written));
+    }
   }
 
   static constexpr size_t kReadBytes = 8192;
   HttpServer::Impl* server_;
   beast::tcp_stream stream_;
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls_;  // over stream_, when serving HTTPS
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> res_;
@@ -437,6 +468,23 @@ uint64_t HttpServer::connections_refused() const { return impl_->refused.load();
 
 Result<int> HttpServer::Start(const std::string& host, int port) {
   beast::error_code ec;
+  if (!impl_->options.tls_cert_file.empty() || !impl_->options.tls_key_file.empty()) {
+    auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+    const std::string& cert = impl_->options.tls_cert_file;
+    const std::string& key = impl_->options.tls_key_file;
+    tls->use_certificate_chain_file(cert, ec);
+    if (ec) return Status::InvalidArgument("cannot use the TLS certificate " + cert + ": " + ec.message());
+    tls->use_private_key_file(key, asio::ssl::context::pem, ec);
+    if (ec) return Status::InvalidArgument("cannot use the TLS key " + key + ": " + ec.message());
+    if (SSL_CTX_check_private_key(tls->native_handle()) != 1) {
+      return Status::InvalidArgument("the TLS key " + key + " does not match the certificate " + cert);
+    }
+    impl_->tls = std::move(tls);
+  }
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return Status::InvalidArgument("bad listen address " + host);
   tcp::endpoint ep(addr, static_cast<unsigned short>(port));

@@ -15,6 +15,8 @@
 //     remit processes (`peers`, and the addresses SetPeerAddresses names), whose forwarded
 //     writes are bounded by their own handler pools, not by this cap; their X-Forwarded-For
 //     is not believed.
+// With a certificate and key (options.tls_*) every connection is TLS 1.2 or newer, the
+// handshake within the request deadline, and answers carry Strict-Transport-Security.
 // Request bodies over kBodyBytesMax are answered 413 before the handler sees them. Stop()
 // refuses new connections, closes idle ones, lets requests in flight finish for at most
 // `shutdown_timeout`, then closes everything.
@@ -84,6 +86,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds shutdown_timeout{3000};
   std::vector<Cidr> trusted_proxies;
   std::vector<Cidr> peers;
+  // HTTPS: a PEM certificate chain and its key (TLS 1.2 or newer; answers carry HSTS). Empty:
+  // plain HTTP.
+  std::string tls_cert_file, tls_key_file;
 };
 
 class HttpServer {

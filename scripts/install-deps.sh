@@ -10,7 +10,7 @@ packages=(
   libfmt-dev libspdlog-dev libboost-test-dev libboost-dev
   libsodium-dev liboath-dev libqrencode-dev libpng-dev
   nlohmann-json3-dev libssl-dev zlib1g-dev
-  curl python3
+  curl python3 openssl
   chromium zbar-tools
   clang-16 libfuzzer-16-dev libclang-rt-16-dev
 )

@@ -220,6 +220,47 @@ BOOST_AUTO_TEST_CASE(the_data_directory_is_private) {
   BOOST_TEST(files >= 20u);
 }
 
+// `remit serve --tls-cert --tls-key` serves HTTPS (tls_test checks the protocol); one without
+// the other, or with Kafka, is refused.
+BOOST_AUTO_TEST_CASE(serve_over_tls) {
+  TempDir dir;
+  std::string out;
+  BOOST_REQUIRE_MESSAGE(RunCommand("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout " +
+                                       dir.path() + "/key.pem -out " + dir.path() + "/cert.pem 2>&1", &out) == 0, out);
+  std::string remit = REMIT_BINARY, data = dir.path() + "/data";
+  std::string got;
+  BOOST_TEST(RunCommand(remit + " serve --data " + data + " --tls-cert " + dir.path() + "/cert.pem 2>&1", &got) == 2);
+  BOOST_TEST(got.find("go together") != std::string::npos, got);
+  got.clear();
+  BOOST_TEST(RunCommand(remit + " serve --data " + data + " --tls-cert " + dir.path() + "/cert.pem --tls-key " +
+                            dir.path() + "/key.pem --kafka-brokers 127.0.0.1:1 2>&1", &got) == 2);
+  BOOST_TEST(got.find("not built for Kafka mode") != std::string::npos, got);
+
+  int port = FreePort();
+  std::string log = dir.path() + "/serve.out";
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd = "exec " + remit + " serve --data " + data + " --listen 127.0.0.1:" + std::to_string(port) +
+                      " --tls-cert " + dir.path() + "/cert.pem --tls-key " + dir.path() + "/key.pem > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string text;
+  for (int i = 0; i < 200 && text.find("remit is ready") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(log);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  BOOST_TEST(text.find("remit is serving on https://127.0.0.1:" + std::to_string(port)) != std::string::npos, text);
+  // Plain HTTP gets no answer from it.
+  auto plain = HttpCall("127.0.0.1", port, "GET", "/healthz", "", {}, std::chrono::seconds(3));
+  BOOST_TEST(!(plain.ok() && plain->status == 200));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+
 BOOST_AUTO_TEST_CASE(shared_operator_token_file) {
   TempDir dir;
   std::string file = dir.path() + "/shared-operator-token";

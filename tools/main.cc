@@ -50,6 +50,8 @@ const std::vector<Command>& Commands() {
         {"operator-token-file", "PATH", "the operator token file (default DIR/operator-token)"},
         {"secrets-key", "PATH", "the secrets key file (default DIR/secrets.key)"},
         {"trusted-proxy", "CIDR[,CIDR...]", "reverse proxies: not capped per address; X-Forwarded-For names the client"},
+        {"tls-cert", "FILE", "serve HTTPS with this PEM certificate chain (with --tls-key; TLS 1.2 or newer)"},
+        {"tls-key", "FILE", "the certificate's PEM private key"},
         {"peer", "CIDR[,CIDR...]", "other remit processes (Kafka mode) not capped per address; members announcing an address are found by themselves"},
         {"read-only", nullptr, "serve what can be read; refuse every write with 503 read_only"},
         {"storage-check-s", "SECONDS", "seconds between background storage checks (default 3600)", 1, 604800},

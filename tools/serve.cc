@@ -91,7 +91,7 @@ int Serve(const Args& args) {
   }
   for (const char* flag : {"public-url", "advertise-url"}) {
     auto v = args.Get(flag);
-    // Processes call each other over plain HTTP (remit serves no TLS itself).
+    // Processes call each other over plain HTTP (TLS is for clients, and not in Kafka mode).
     bool https_ok = std::string(flag) == "public-url";
     if (v && !v->starts_with("http://") && !(https_ok && v->starts_with("https://"))) {
       std::fprintf(stderr, "remit serve: --%s takes an http://%s URL, not '%s'\n", flag,
@@ -110,6 +110,17 @@ int Serve(const Args& args) {
     kafka->topic_prefix = args.Get("kafka-topics").value_or("remit");
     kafka->group = args.Get("kafka-group").value_or("remit");
   }
+  // HTTPS: both files or neither. Not with Kafka yet: the processes forward writes to each other
+  // over plain HTTP (docs/security.md).
+  auto tls_cert = args.Get("tls-cert"), tls_key = args.Get("tls-key");
+  if (tls_cert.has_value() != tls_key.has_value() || (tls_cert && (tls_cert->empty() || tls_key->empty()))) {
+    std::fprintf(stderr, "remit serve: --tls-cert FILE and --tls-key FILE go together\n");
+    return 2;
+  }
+  if (tls_cert && kafka) {
+    std::fprintf(stderr, "remit serve: TLS in remit is not built for Kafka mode; terminate TLS in a proxy\n");
+    return 2;
+  }
   // Seconds between background storage checks (the first runs at once).
   long check_interval_s = 3600;
   if (auto v = args.Get("storage-check-s")) {
@@ -123,6 +134,10 @@ int Serve(const Args& args) {
   // Behind a reverse proxy every client arrives on the proxy's address: connections from these
   // ranges are not capped per address, and X-Forwarded-For names the client.
   HttpServerOptions http_options;
+  if (tls_cert) {
+    http_options.tls_cert_file = *tls_cert;
+    http_options.tls_key_file = *tls_key;
+  }
   // The other remit processes of a Kafka cluster are exempt from the per-address cap too (their
   // forwarded writes are bounded by their own handler pools): those whose advertised URL is an
   // address are found from the cluster's membership; --peer names the rest.
@@ -157,7 +172,7 @@ int Serve(const Args& args) {
     std::fprintf(stderr, "remit serve: %s\n", bound.status().ToString().c_str());
     return 1;
   }
-  std::string base = "http://" + host + ":" + std::to_string(*bound);
+  std::string base = (tls_cert ? "https://" : "http://") + host + ":" + std::to_string(*bound);
   std::string public_url = args.Get("public-url").value_or(base);
   while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
   app->SetPublicUrl(public_url);
