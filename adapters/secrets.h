@@ -7,7 +7,7 @@
 // 0600 on first start; processes that share a Kafka cluster share the key file. Open checks
 // the key against a value sealed under it when the store was first opened (Corruption when it
 // does not open it). Keys of the
-// store name the patient and the enrolment (invite) that set them, never the secret.
+// store name the patient and the enrolment attempt (secret_id) that set them, never the secret.
 // Thread safety: all methods are thread-safe.
 #pragma once
 
