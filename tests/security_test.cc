@@ -516,3 +516,24 @@ BOOST_AUTO_TEST_CASE(a_front_desk_kiosk_keeps_a_hundred_steps_a_minute) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The buckets themselves: a burst, then one token per refill; memory bounded by keys_max.
+BOOST_AUTO_TEST_CASE(rate_limiter_refills_and_stays_bounded) {
+  int64_t now = 1'000'000'000;
+  RateLimiter r(3, std::chrono::seconds(10), 100, [&] { return now; });
+  int retry = 0;
+  for (int i = 0; i < 3; ++i) BOOST_TEST(r.Take("a"));
+  BOOST_TEST(!r.Take("a", &retry));
+  BOOST_TEST(retry == 10);
+  now += 5'000'000;
+  BOOST_TEST(!r.Take("a", &retry));
+  BOOST_TEST(retry == 5);
+  now += 5'000'000;
+  BOOST_TEST(r.Take("a"));
+  r.Charge("b");  // a failure counted after the fact
+  r.Charge("b");
+  r.Charge("b");
+  BOOST_TEST(!r.Has("b"));
+  for (int i = 0; i < 1000; ++i) r.Take("k" + std::to_string(i));
+  BOOST_TEST(r.keys() <= 100u);
+}
