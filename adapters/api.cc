@@ -298,26 +298,6 @@ constexpr const char* kForwardedHeader = "remit-forwarded";
 // The client of a forwarded request, named by the forwarding process (believed only from a peer).
 constexpr const char* kClientHeader = "remit-client-address";
 
-// Fields of an answer that hand out a secret (spec/api.md, Idempotency): a replay leaves them
-// out and says `"secret_withheld": true`. The invite's url carries its code.
-constexpr std::array<std::string_view, 10> kSecretFields = {
-    "token",          "invite_code",     "url",        "totp_secret_base32", "otpauth_uri",
-    "identity_token", "challenge_token", "session_token", "pay_token",       "secret"};
-
-}  // namespace
-
-std::string WithoutSecrets(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (!j.is_object()) return body;
-  bool withheld = false;
-  for (auto field : kSecretFields) withheld = j.erase(std::string(field)) > 0 || withheld;
-  if (!withheld) return body;
-  j["secret_withheld"] = true;
-  return j.dump();
-}
-
-namespace {
-
 }  // namespace
 
 std::optional<HttpResponse> Api::ForwardToOwner(const HttpRequest& req) {

@@ -13,16 +13,12 @@
 
 #include "adapters/app.h"
 #include "adapters/http_server.h"
+#include "adapters/idempotency.h"
 #include "adapters/rate_limit.h"
 #include "adapters/metrics.h"
 #include "adapters/node.h"
 
 namespace remit {
-
-// A JSON answer as the idempotency store keeps it: the fields that hand out a secret (a staff
-// token, an invite code and its url, a TOTP secret, an identity, challenge, session or pay
-// token, a webhook secret) left out and `"secret_withheld": true` added; other bodies as they are.
-std::string WithoutSecrets(const std::string& body);
 
 class Api {
  public:

@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 
 #include "adapters/rocks_options.h"
 
@@ -27,6 +28,40 @@ class RocksKv final : public KvStore {
     if (s.IsCorruption()) return StoreError(s, StoreKind::kKv, dir_);
     if (!s.ok()) return Status::IOError(s.ToString());
     return Value(std::move(v));
+  }
+
+  Status Rewrite(const RewriteFn& fn) override {
+    constexpr size_t kBatchPairsMax = 1024;
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::WriteBatch batch;
+    size_t rewritten = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto value = fn(it->key().ToString(), it->value().ToString());
+      if (!value) continue;
+      batch.Put(it->key(), *value);
+      ++rewritten;
+      if (batch.Count() >= kBatchPairsMax) {
+        rocksdb::Status s = db_->Write(wo, &batch);
+        if (!s.ok()) return StoreError(s, StoreKind::kKv, dir_);
+        batch.Clear();
+      }
+    }
+    if (!it->status().ok()) return StoreError(it->status(), StoreKind::kKv, dir_);
+    it.reset();
+    if (batch.Count() > 0) {
+      rocksdb::Status s = db_->Write(wo, &batch);
+      if (!s.ok()) return StoreError(s, StoreKind::kKv, dir_);
+    }
+    if (rewritten == 0) return Status::OK();
+    // The old values are in write-ahead log files and tables: a flush retires the log files
+    // that held them, and a compaction to the bottom level drops them from every table.
+    rocksdb::Status s = db_->Flush(rocksdb::FlushOptions());
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    if (s.ok()) s = db_->CompactRange(co, nullptr, nullptr);
+    return s.ok() ? Status::OK() : StoreError(s, StoreKind::kKv, dir_);
   }
 
   Status VerifyStorage() const override { return VerifyStore(db_.get(), StoreKind::kKv, dir_); }

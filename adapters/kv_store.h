@@ -5,6 +5,7 @@
 // Thread safety: all methods are thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,15 @@ class KvStore {
   // Reads everything the store keeps on disk and checks it (the background check); OK for a
   // store with nothing of its own to check.
   virtual Status VerifyStorage() const { return Status::OK(); }
+  // Calls `fn` on every pair; where it returns a value, that value replaces the old one, durably,
+  // and the old bytes leave the disk (flushed out of the write-ahead log and compacted out of
+  // every table): how a value that should never have been kept is scrubbed. NotSupported for a
+  // store that lives elsewhere (a Kafka topic keeps what it was sent).
+  using RewriteFn =
+      std::function<std::optional<std::string>(const std::string& key, const std::string& value)>;
+  virtual Status Rewrite(const RewriteFn& fn) {
+    return Status::NotSupported("this store cannot rewrite its values in place");
+  }
   // A consistent copy in `to` (remit backup); NotSupported for a store that lives elsewhere.
   virtual Status Checkpoint(const std::string& to) const {
     return Status::InvalidArgument("this store cannot be copied: " + to);

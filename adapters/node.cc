@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "adapters/files.h"
+#include "adapters/idempotency.h"
 
 #include "projections/projections.h"
 
@@ -67,6 +68,12 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& app_options,
   auto idempotency = open_store("idempotency");
   if (!idempotency.ok()) return idempotency.status();
   node->idempotency = std::move(idempotency.value());
+  auto scrubbed = ScrubKeptSecrets(node->idempotency.get());
+  if (!scrubbed.ok()) return scrubbed.status();
+  if (*scrubbed > 0) {
+    spdlog::warn("{} idempotency records kept secrets from an older remit: rewritten without them",
+                 *scrubbed);
+  }
   auto secrets_kv = open_store("secrets");
   if (!secrets_kv.ok()) return secrets_kv.status();
   auto secrets = SecretsStore::Open(

@@ -6,50 +6,31 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
-#include <set>
+#include <string_view>
+#include <unordered_set>
 
+#include "adapters/common_passwords.h"
 #include "adapters/files.h"
 #include "events/types.h"
 
 namespace remit {
 namespace {
 
-// The most common passwords of public breach corpora (lower case); any password equal to one
-// of them, ignoring case, is refused.
-const std::set<std::string>& Blocklist() {
-  static const std::set<std::string> kList = {
-      "123456",     "password",   "12345678",   "qwerty",     "123456789",  "12345",
-      "1234",       "111111",     "1234567",    "dragon",     "123123",     "baseball",
-      "abc123",     "football",   "monkey",     "letmein",    "696969",     "shadow",
-      "master",     "666666",     "qwertyuiop", "123321",     "mustang",    "1234567890",
-      "michael",    "654321",     "superman",   "1qaz2wsx",   "7777777",    "121212",
-      "000000",     "qazwsx",     "123qwe",     "killer",     "trustno1",   "jordan",
-      "jennifer",   "zxcvbnm",    "asdfgh",     "hunter",     "buster",     "soccer",
-      "harley",     "batman",     "andrew",     "tigger",     "sunshine",   "iloveyou",
-      "2000",       "charlie",    "robert",     "thomas",     "hockey",     "ranger",
-      "daniel",     "starwars",   "klaster",    "112233",     "george",     "computer",
-      "michelle",   "jessica",    "pepper",     "1111",       "zxcvbn",     "555555",
-      "11111111",   "131313",     "freedom",    "777777",     "pass",       "maggie",
-      "159753",     "aaaaaa",     "ginger",     "princess",   "joshua",     "cheese",
-      "amanda",     "summer",     "love",       "ashley",     "nicole",     "chelsea",
-      "biteme",     "matthew",    "access",     "yankees",    "987654321",  "dallas",
-      "austin",     "thunder",    "taylor",     "matrix",     "password1",  "password123",
-      "welcome",    "welcome1",   "admin",      "admin123",   "passw0rd",   "p@ssw0rd",
-      "qwerty123",  "iloveyou1",  "abcd1234",   "1q2w3e4r",   "1q2w3e4r5t", "qwe123",
-      "zaq12wsx",   "123abc",     "letmein1",   "changeme",   "secret",     "secret123",
-      "football1",  "baseball1",  "monkey123",  "sunshine1",  "princess1",  "dragon123",
-      "00000000",   "12341234",   "87654321",   "11223344",   "qwertyui",   "asdfghjk",
-      "asdfasdf",   "q1w2e3r4",   "abcdefgh",   "abcdef",     "password!",  "passwort",
-      "1234qwer",   "login",      "starwars1",  "whatever",   "trustno11",  "hello123",
-      "iloveu",     "lovely",     "flower",     "hottie",     "loveme",     "babygirl",
-      "samsung",    "apple123",   "google",     "internet",   "dentist",    "dental123",
-      "patient",    "patient1",   "doctor",     "doctor123",  "health",     "medical",
-      "portal",     "portal123",  "summer2024", "winter2024", "spring2025", "autumn2025",
-      "summer2025", "winter2025", "summer2026", "winter2026", "spring2026", "autumn2026",
-      "123456a",    "a123456",    "qwerty1",    "1qazxsw2",   "zxcvbnm1",   "11111",
-      "aa123456",   "password2",  "12qwaszx",   "mypassword", "unknown",    "test1234",
-      "testtest",   "test123",    "default",    "guest",      "user1234",   "letmein123",
-  };
+// The common-password blocklist (common_passwords.h), as a set over the compiled-in bytes:
+// built once, on the first password check.
+const std::unordered_set<std::string_view>& Blocklist() {
+  static const std::unordered_set<std::string_view> kList = [] {
+    std::unordered_set<std::string_view> list;
+    list.reserve(CommonPasswordCount());
+    std::string_view all = CommonPasswords();
+    for (size_t start = 0; start < all.size();) {
+      size_t end = all.find('\n', start);
+      if (end == std::string_view::npos) end = all.size();
+      if (end > start) list.insert(all.substr(start, end - start));
+      start = end + 1;
+    }
+    return list;
+  }();
   return kList;
 }
 

@@ -12,6 +12,7 @@ std::string Status::ToString() const {
     case Code::kInvalidArgument: name = "InvalidArgument"; break;
     case Code::kBusy: name = "Busy"; break;
     case Code::kTimedOut: name = "TimedOut"; break;
+    case Code::kNotSupported: name = "NotSupported"; break;
   }
   return std::string(name) + ": " + message_;
 }

@@ -1,6 +1,6 @@
 // Status and Result<T>: how operating errors (I/O, corruption, broker) travel.
 //
-// Business rejections are not Statuses: they are values of the engine (engine/rejection.h).
+// Business rejections are not Statuses: they are values of the engine (`Rejection` in engine/engine.h).
 // A Status must be looked at; dropping one takes a visible `.IgnoreError()`.
 // Thread safety: values, no shared state.
 #pragma once
@@ -14,7 +14,8 @@ namespace remit {
 
 class [[nodiscard]] Status {
  public:
-  enum class Code { kOk = 0, kNotFound, kCorruption, kIOError, kInvalidArgument, kBusy, kTimedOut };
+  enum class Code { kOk = 0, kNotFound, kCorruption, kIOError, kInvalidArgument, kBusy, kTimedOut,
+                    kNotSupported };
 
   Status() = default;
   static Status OK() { return Status(); }
@@ -26,11 +27,15 @@ class [[nodiscard]] Status {
   }
   static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
   static Status TimedOut(std::string msg) { return Status(Code::kTimedOut, std::move(msg)); }
+  static Status NotSupported(std::string msg) {
+    return Status(Code::kNotSupported, std::move(msg));
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
+  bool IsNotSupported() const { return code_ == Code::kNotSupported; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const;

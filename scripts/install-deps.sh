@@ -11,6 +11,7 @@ packages=(
   libsodium-dev liboath-dev libqrencode-dev libpng-dev
   nlohmann-json3-dev libssl-dev zlib1g-dev
   curl python3 openssl
+  python3-zxcvbn
   chromium zbar-tools
   clang-16 libfuzzer-16-dev libclang-rt-16-dev
 )

@@ -220,6 +220,27 @@ BOOST_AUTO_TEST_CASE(the_data_directory_is_private) {
   BOOST_TEST(files >= 20u);
 }
 
+// A data directory others can read that cannot be made private is refused, naming it, before
+// anything is written: here one on a file system mounted read-only, in a mount namespace of the
+// test's own (unshare), so the machine's mounts are untouched.
+BOOST_AUTO_TEST_CASE(a_data_directory_that_cannot_be_made_private_is_refused) {
+  TempDir dir;
+  std::string mnt = dir.path() + "/mnt", probe;
+  std::filesystem::create_directories(mnt);
+  if (RunCommand("unshare -m true 2>&1", &probe) != 0) {
+    BOOST_TEST_MESSAGE("no mount namespace here (" << probe << "): not checked");
+    return;
+  }
+  std::string got;
+  int rc = RunCommand("unshare -m sh -c 'mount -t tmpfs tmpfs " + mnt + " && mkdir -p " + mnt +
+                          "/data/old && chmod 755 " + mnt + "/data && mount -o remount,ro " + mnt +
+                          " && exec " + REMIT_BINARY + " serve --data " + mnt +
+                          "/data --listen 127.0.0.1:0' 2>&1",
+                      &got);
+  BOOST_TEST(rc == 1, got);
+  BOOST_TEST(got.find("cannot make " + mnt + "/data private (mode 755)") != std::string::npos, got);
+}
+
 // `remit serve --tls-cert --tls-key` serves HTTPS (tls_test checks the protocol); one without
 // the other, or with Kafka, is refused.
 BOOST_AUTO_TEST_CASE(serve_over_tls) {

@@ -9,7 +9,9 @@
 #include <set>
 #include <thread>
 
+#include "adapters/common_passwords.h"
 #include "adapters/event_json.h"
+#include "adapters/kv_store.h"
 #include "portal_fixture.h"
 #include "test_util.h"
 
@@ -269,6 +271,43 @@ BOOST_AUTO_TEST_CASE(password_length_counts_characters) {
   BOOST_TEST(PasswordWeakness(times(e, 65), "jane").has_value());
   std::string code = Invite("P100");
   BOOST_TEST(Enroll(code, "jane", times(e, 20) + "x").status == 201);
+}
+
+// 10. The blocklist holds at least the 10,000 most common passwords: read here from the package
+// itself (not from remit's copy), every one that the length rule lets through is refused, in
+// any case, and through the contract as 422 weak_password.
+BOOST_AUTO_TEST_CASE(the_ten_thousand_most_common_passwords_are_refused) {
+  std::ifstream in(REMIT_COMMON_PASSWORDS_SOURCE);
+  std::string line, csv;
+  while (std::getline(in, line)) {
+    auto at = line.find("\"passwords\": \"");
+    if (at == std::string::npos) continue;
+    csv = line.substr(at + 14);
+    csv = csv.substr(0, csv.find('"'));
+  }
+  std::vector<std::string> common;
+  for (size_t start = 0; start < csv.size() && common.size() < 10000;) {
+    size_t end = std::min(csv.find(',', start), csv.size());
+    common.push_back(csv.substr(start, end - start));
+    start = end + 1;
+  }
+  BOOST_REQUIRE_EQUAL(common.size(), 10000u);
+  int checked = 0;
+  for (const auto& p : common) {
+    if (p.size() < 8 || p.size() > 64) continue;
+    ++checked;
+    auto why = PasswordWeakness(p, "someone");
+    BOOST_TEST_CONTEXT(p) { BOOST_TEST((why && *why == "that password is too common")); }
+    std::string upper = p;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    BOOST_TEST(PasswordWeakness(upper, "someone").has_value());
+  }
+  BOOST_TEST(checked > 3000);
+  BOOST_TEST(CommonPasswordCount() >= 10000u);
+  BOOST_TEST(!PasswordWeakness("Tr0ub4dor&3-horse", "jane").has_value());
+  std::string code = Invite("P100");
+  ExpectProblem(Enroll(code, "jane", common[9998]), 422, "weak_password");  // "lizaveta"
+  BOOST_TEST(Enroll(code, "jane", common[9998] + "-and-more").status == 201);
 }
 
 // 10. A staff token may be given an end: past it, it opens nothing.
@@ -536,4 +575,51 @@ BOOST_AUTO_TEST_CASE(rate_limiter_refills_and_stays_bounded) {
   BOOST_TEST(!r.Has("b"));
   for (int i = 0; i < 1000; ++i) r.Take("k" + std::to_string(i));
   BOOST_TEST(r.keys() <= 100u);
+}
+
+// 5. Idempotency records kept by a remit older than secret withholding hold the secret they
+// handed out: the first start rewrites them without it, the disk keeps no copy, and a replay
+// still answers (without the secret).
+BOOST_AUTO_TEST_CASE(secrets_kept_by_an_older_version_are_scrubbed_at_start) {
+  remit::testing::TempDir dir;
+  const std::string path = "/api/v1/practices/old-dental/tokens";
+  const std::string body = json{{"role", "admin"}}.dump();
+  const std::string secret = "rk_" + std::string(40, 'q') + "older-remit-kept-me";
+  {
+    auto kv = OpenRocksKv(dir.path() + "/idempotency");
+    BOOST_REQUIRE(kv.ok());
+    json old = {{"fingerprint", Hex(Sha256("POST " + path, body))},
+                {"status", 201},
+                {"content_type", "application/json"},
+                {"body", json{{"token_id", "tok_1"}, {"role", "admin"}, {"token", secret}}.dump()},
+                {"created_at_us", NowMicros()}};
+    BOOST_REQUIRE((*kv)->Put("idem/old-dental/" + Hex(Sha256("old-key")), old.dump()).ok());
+    BOOST_REQUIRE((*kv)->Put("idem/old-dental/" + Hex(Sha256("other")), R"({"status":200})").ok());
+  }
+  auto bytes_of = [](const std::string& d) {
+    std::string all;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(d)) {
+      if (!f.is_regular_file()) continue;
+      std::ifstream in(f.path(), std::ios::binary);
+      all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return all;
+  };
+  BOOST_REQUIRE(bytes_of(dir.path()).find(secret) != std::string::npos);  // as an old remit left it
+
+  remit::testing::TestServer s(dir.path());
+  BOOST_TEST(bytes_of(dir.path()).find(secret) == std::string::npos);
+  BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", s.operator_token(),
+                       json{{"practice_id", "old-dental"}, {"name", "Old Dental"}, {"currency", "USD"}})
+                    .status == 201);
+  std::string admin =
+      s.Call("POST", path, s.operator_token(), json{{"role", "admin"}}).body["token"];
+  auto replay = s.Call("POST", path, admin, body, {{"Idempotency-Key", "old-key"}});
+  BOOST_TEST(replay.status == 201);
+  BOOST_TEST(replay.headers["idempotent-replayed"] == "true");
+  BOOST_TEST(replay.body["token_id"] == "tok_1");
+  BOOST_TEST(!replay.body.contains("token"));
+  BOOST_TEST(replay.body["secret_withheld"] == true);
+  s.Restart();  // scrubbed once: the marker is kept, the records as rewritten
+  BOOST_TEST(bytes_of(dir.path()).find(secret) == std::string::npos);
 }
