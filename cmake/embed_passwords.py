@@ -14,7 +14,7 @@ data = "".join(w + "\n" for w in words).encode()
 rows = [",".join(str(b) for b in data[i:i + 64]) for i in range(0, len(data), 64)]
 with open(sys.argv[1], "w") as out:
     out.write("// Generated from python3-zxcvbn at build time. Do not edit.\n")
-    out.write('#include "adapters/common_passwords.h"\n\nnamespace remit {\nnamespace {\n')
+    out.write('#include "adapters/crypto/common_passwords.h"\n\nnamespace remit {\nnamespace {\n')
     out.write("const unsigned char kList[] = {\n%s};\n}  // namespace\n\n" % ",\n".join(rows))
     out.write("std::string_view CommonPasswords() {\n")
     out.write("  return std::string_view(reinterpret_cast<const char*>(kList), %d);\n}\n\n" % len(data))

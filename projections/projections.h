@@ -2,7 +2,7 @@
 //
 // Each projection owns the keys under its prefix ("<name>/") and is applied to every event in
 // log order. It must be deterministic: rebuilding it from offset 0 gives the same bytes as the
-// live view. The runner (adapters/projection_runner) stores each projection's checkpoint in the
+// live view. The runner (adapters/app/projection_runner) stores each projection's checkpoint in the
 // same write as its data.
 //
 // Keys (ids are [A-Za-z0-9_-], so '/' separates safely):
@@ -45,7 +45,7 @@ class Projection {
 // Every projection of remit, in a fixed order.
 std::vector<std::unique_ptr<Projection>> AllProjections();
 
-// Key builders shared with readers (adapters/queries).
+// Key builders shared with readers (adapters/app/queries).
 std::string PracticeKey(std::string_view practice);
 std::string TokenKey(std::string_view token_sha_hex);
 std::string TokenIdKey(std::string_view practice, std::string_view token_id);

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "adapters/audit.h"
-#include "adapters/rocks_event_log.h"
+#include "adapters/storage/audit.h"
+#include "adapters/storage/rocks_event_log.h"
 #include "test_util.h"
 
 using namespace remit;

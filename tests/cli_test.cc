@@ -19,7 +19,7 @@
 
 #include <liboath/oath.h>
 
-#include "adapters/secrets.h"
+#include "adapters/crypto/secrets.h"
 #include "test_util.h"
 
 using namespace remit;

@@ -20,8 +20,8 @@
 #include <sstream>
 #include <thread>
 
-#include "adapters/http_client.h"
-#include "adapters/secrets.h"
+#include "adapters/http/http_client.h"
+#include "adapters/crypto/secrets.h"
 #include "kafka_util.h"
 #include "test_util.h"
 

@@ -6,7 +6,8 @@
 #include <atomic>
 #include <thread>
 
-#include "adapters/rocks_event_log.h"
+#include "adapters/http/qr_png.h"
+#include "adapters/storage/rocks_event_log.h"
 #include "test_util.h"
 
 using namespace remit;
@@ -65,6 +66,18 @@ void ExpectProblem(const TestServer::Reply& r, int status, const std::string& co
 }
 
 }  // namespace
+
+// The data: URLs of QR codes (RFC 4648's test vectors, and bytes above 0x7f).
+BOOST_AUTO_TEST_CASE(base64_is_rfc4648) {
+  BOOST_TEST(Base64("") == "");
+  BOOST_TEST(Base64("f") == "Zg==");
+  BOOST_TEST(Base64("fo") == "Zm8=");
+  BOOST_TEST(Base64("foo") == "Zm9v");
+  BOOST_TEST(Base64("foob") == "Zm9vYg==");
+  BOOST_TEST(Base64("fooba") == "Zm9vYmE=");
+  BOOST_TEST(Base64("foobar") == "Zm9vYmFy");
+  BOOST_TEST(Base64(std::string("\xff\xfe\x00\x80", 4)) == "//4AgA==");
+}
 
 BOOST_FIXTURE_TEST_SUITE(contract, Fixture)
 

@@ -12,11 +12,11 @@
 #include <set>
 #include <thread>
 
-#include "adapters/kafka_client.h"
-#include "adapters/kafka_event_log.h"
-#include "adapters/kafka_kv.h"
-#include "adapters/kafka_mock.h"
-#include "adapters/projection_runner.h"
+#include "adapters/kafka/kafka_client.h"
+#include "adapters/kafka/kafka_event_log.h"
+#include "adapters/kafka/kafka_kv.h"
+#include "adapters/kafka/kafka_mock.h"
+#include "adapters/app/projection_runner.h"
 #include "events/event.h"
 #include "kafka_util.h"
 #include "test_util.h"

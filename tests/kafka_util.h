@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "adapters/kafka_mock.h"
+#include "adapters/kafka/kafka_mock.h"
 
 namespace remit::testing {
 

@@ -17,9 +17,9 @@
 #include <random>
 #include <thread>
 
-#include "adapters/kafka_event_log.h"
-#include "adapters/kafka_mock.h"
-#include "adapters/rocks_event_log.h"
+#include "adapters/kafka/kafka_event_log.h"
+#include "adapters/kafka/kafka_mock.h"
+#include "adapters/storage/rocks_event_log.h"
 #include "events/event.h"
 #include "kafka_util.h"
 #include "test_util.h"

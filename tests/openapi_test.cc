@@ -1,5 +1,5 @@
 // docs/openapi.yaml against the server: every route in the document answers (it is not an
-// unknown path), and every route the router knows (each `*route = "..."` of adapters/api.cc)
+// unknown path), and every route the router knows (each `*route = "..."` of adapters/api/api.cc)
 // is in the document.
 #define BOOST_TEST_MODULE openapi
 #include <boost/test/unit_test.hpp>

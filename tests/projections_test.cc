@@ -6,9 +6,9 @@
 #include <cstring>
 #include <random>
 
-#include "adapters/huge_pages.h"
-#include "adapters/projection_runner.h"
-#include "adapters/rocks_event_log.h"
+#include "adapters/storage/huge_pages.h"
+#include "adapters/app/projection_runner.h"
+#include "adapters/storage/rocks_event_log.h"
 #include "projections/json_object.h"
 #include "test_util.h"
 

@@ -9,9 +9,9 @@
 #include <set>
 #include <thread>
 
-#include "adapters/common_passwords.h"
-#include "adapters/event_json.h"
-#include "adapters/kv_store.h"
+#include "adapters/crypto/common_passwords.h"
+#include "adapters/app/event_json.h"
+#include "adapters/storage/kv_store.h"
 #include "portal_fixture.h"
 #include "test_util.h"
 

@@ -10,11 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "adapters/api.h"
-#include "adapters/app.h"
-#include "adapters/http_client.h"
-#include "adapters/http_server.h"
-#include "adapters/node.h"
+#include "adapters/api/api.h"
+#include "adapters/app/app.h"
+#include "adapters/http/http_client.h"
+#include "adapters/http/http_server.h"
+#include "tools/node/node.h"
 
 namespace remit::testing {
 
@@ -115,7 +115,7 @@ class TestServer {
     if (!node.ok()) throw std::runtime_error(node.status().ToString());
     node_ = std::move(node.value());
     app_ = node_->app.get();
-    api_ = std::make_unique<Api>(node_.get());
+    api_ = std::make_unique<Api>(node_->api_parts());
     server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) { return api_->Handle(r); },
                                            http_options_);
     auto port = server_->Start("127.0.0.1", 0);

@@ -7,13 +7,13 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "adapters/audit.h"
-#include "adapters/data_check.h"
-#include "adapters/event_json.h"
-#include "adapters/projection_runner.h"
-#include "adapters/queries.h"
-#include "adapters/rocks_event_log.h"
-#include "adapters/view_store.h"
+#include "adapters/storage/audit.h"
+#include "tools/node/data_check.h"
+#include "adapters/app/event_json.h"
+#include "adapters/app/projection_runner.h"
+#include "adapters/app/queries.h"
+#include "adapters/storage/rocks_event_log.h"
+#include "adapters/storage/view_store.h"
 #include "projections/projections.h"
 #include "tools/cli.h"
 

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "adapters/backup.h"
-#include "adapters/kv_store.h"
-#include "adapters/rocks_event_log.h"
-#include "adapters/view_store.h"
+#include "tools/node/backup.h"
+#include "adapters/storage/kv_store.h"
+#include "adapters/storage/rocks_event_log.h"
+#include "adapters/storage/view_store.h"
 #include "tools/cli.h"
 
 namespace remit::tools {

@@ -18,14 +18,14 @@
 
 #include <boost/asio.hpp>
 
-#include "adapters/api.h"
-#include "adapters/http_server.h"
-#include "adapters/kafka_event_log.h"
-#include "adapters/node.h"
-#include "adapters/kafka_mock.h"
-#include "adapters/projection_runner.h"
-#include "adapters/rocks_event_log.h"
-#include "adapters/view_store.h"
+#include "adapters/api/api.h"
+#include "adapters/http/http_server.h"
+#include "adapters/kafka/kafka_event_log.h"
+#include "tools/node/node.h"
+#include "adapters/kafka/kafka_mock.h"
+#include "adapters/app/projection_runner.h"
+#include "adapters/storage/rocks_event_log.h"
+#include "adapters/storage/view_store.h"
 #include "events/event.h"
 #include "tools/cli.h"
 
@@ -327,7 +327,7 @@ int BenchSlowClients(const Args& args) {
     std::fprintf(stderr, "bench slow-clients: %s\n", node.status().ToString().c_str());
     return 1;
   }
-  Api api(node->get());
+  Api api((*node)->api_parts());
   HttpServer server([&api](const HttpRequest& r) { return api.Handle(r); });
   auto port = server.Start("127.0.0.1", 0);
   if (!port.ok()) return 1;

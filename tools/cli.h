@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http_client.h"
+#include "adapters/http/http_client.h"
 #include "events/status.h"
 
 namespace remit::tools {

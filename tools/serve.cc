@@ -6,13 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "adapters/api.h"
-#include "adapters/app.h"
-#include "adapters/demo.h"
-#include "adapters/http_client.h"
-#include "adapters/http_server.h"
-#include "adapters/kafka_mock.h"
-#include "adapters/node.h"
+#include "adapters/api/api.h"
+#include "adapters/app/app.h"
+#include "tools/node/demo.h"
+#include "adapters/http/http_client.h"
+#include "adapters/http/http_server.h"
+#include "adapters/kafka/kafka_mock.h"
+#include "tools/node/node.h"
 #include "tools/cli.h"
 
 namespace remit::tools {
@@ -165,7 +165,7 @@ int Serve(const Args& args) {
   std::unique_ptr<Node> node = std::move(node_r.value());
   App* app = node->app.get();
   if (!opts.read_only) node->StartStorageCheck(std::chrono::seconds(check_interval_s));
-  Api api(node.get());
+  Api api(node->api_parts());
   HttpServer server([&api](const HttpRequest& r) { return api.Handle(r); }, http_options);
   auto bound = server.Start(host, port);
   if (!bound.ok()) {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "adapters/api.h"
-#include "adapters/node.h"
+#include "adapters/api/api.h"
+#include "tools/node/node.h"
 
 using namespace remit;
 using nlohmann::json;
@@ -37,7 +37,7 @@ World* TheWorld() {
     if (!node.ok()) std::abort();
     world->node = std::move(node.value());
     world->node->app->SetPublicUrl("http://fuzz.test");
-    world->api = std::make_unique<Api>(world->node.get());
+    world->api = std::make_unique<Api>(world->node->api_parts());
     world->op = world->node->app->operator_token();
     auto call = [&](const std::string& m, const std::string& path, const std::string& token, const json& body) {
       HttpRequest r;

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "adapters/http_server.h"
+#include "adapters/http/http_server.h"
 
 using namespace remit;
 namespace http = boost::beast::http;

@@ -1,0 +1,2 @@
+// Must not compile: the application may not use RocksDB (docs/adr/0004-layers.md).
+#include <rocksdb/db.h>
