@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "events/check.h"
+
 namespace remit {
 namespace {
 
@@ -41,7 +43,7 @@ class Padded {
     blocks_ = (len + 9 + 63) / 64;
     size_t bytes = blocks_ * 64;
     data_ = bytes <= sizeof(inline_) ? inline_ : static_cast<uint8_t*>(std::malloc(bytes));
-    if (data_ == nullptr) std::abort();
+    REMIT_CHECK(data_ != nullptr, "no memory for a message to hash");
     if (!a.empty()) std::memcpy(data_, a.data(), a.size());
     if (!b.empty()) std::memcpy(data_ + a.size(), b.data(), b.size());
     std::memset(data_ + len, 0, bytes - len);
@@ -146,11 +148,8 @@ Hash256 Sha256OpenSsl(std::string_view a, std::string_view b) {
             EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 &&
             EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
             EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
-  if (!ok || len != out.size()) {
-    // A hash that cannot be computed is a broken invariant, not an operating error.
-    std::fprintf(stderr, "remit: SHA-256 failed\n");
-    std::abort();
-  }
+  // A hash that cannot be computed is a broken invariant, not an operating error.
+  REMIT_CHECK(ok && len == out.size(), "OpenSSL's SHA-256 failed");
   return out;
 }
 

@@ -1,6 +1,6 @@
 // Status and Result<T>: how operating errors (I/O, corruption, broker) travel.
 //
-// Business rejections are not Statuses: they are values of the engine (`Rejection` in engine/engine.h).
+// Business rejections are not Statuses: they are values of the engine (engine/rejection.h).
 // A Status must be looked at; dropping one takes a visible `.IgnoreError()`.
 // Thread safety: values, no shared state.
 #pragma once

@@ -8,6 +8,8 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "events/check.h"
+
 namespace remit {
 
 std::string Hex(const uint8_t* data, size_t n) {
@@ -164,10 +166,8 @@ bool IsValidIdempotencyKey(std::string_view key) {
 
 std::string RandomHex(size_t bytes) {
   std::string raw(bytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
-    std::fprintf(stderr, "remit: the OS random source failed\n");
-    std::abort();
-  }
+  int got = RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
+  REMIT_CHECK(got == 1, "the OS random source failed");
   return Hex(reinterpret_cast<const uint8_t*>(raw.data()), bytes);
 }
 

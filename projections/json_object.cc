@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "events/check.h"
+
 namespace remit::projections {
 namespace {
 
@@ -80,7 +82,7 @@ void AppendJsonString(std::string* out, std::string_view s) {
 }
 
 JsonObject& JsonObject::Add(const Member& m) {
-  if (size_ == kMembersMax) std::abort();  // a projection's fixed shape outgrew the object
+  REMIT_CHECK(size_ < kMembersMax, "a projection's fixed shape outgrew JsonObject");
   members_[size_++] = m;
   return *this;
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "adapters/crypto/secrets.h"
+#include "events/check.h"
 #include "events/event.h"
 #include "projections/projections.h"
 
@@ -228,6 +229,9 @@ Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Comman
         if (!first.ok()) return first.status();
         s = CatchUpSlot(ctx.practice_id, slot);  // the events as the log holds them
         if (!s.ok()) return s;
+        // Read-your-writes rests on this: the state decided on next holds what was appended.
+        REMIT_CHECK(slot->next >= first.value() + events.size(),
+                    "the practice's state did not fold back its own append");
         events_appended_ += events.size();
         out.end_offset = first.value() + events.size();
       }

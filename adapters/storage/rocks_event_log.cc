@@ -12,6 +12,7 @@
 
 #include "adapters/storage/files.h"
 #include "adapters/storage/rocks_options.h"
+#include "events/check.h"
 #include "events/event.h"
 
 namespace remit {
@@ -48,12 +49,7 @@ uint64_t ParseOffset(const rocksdb::Slice& k) {
 bool IsEntryKey(const rocksdb::Slice& k) { return k.size() == 9 && k[0] == kEntryPrefix; }
 
 // Building a WriteBatch in memory cannot fail short of a broken invariant.
-void Check(const rocksdb::Status& s) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "remit: WriteBatch::Put failed: %s\n", s.ToString().c_str());
-    std::abort();
-  }
-}
+void Check(const rocksdb::Status& s) { REMIT_CHECK(s.ok(), "WriteBatch::Put failed: " + s.ToString()); }
 
 Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return Status::OK();
@@ -301,6 +297,7 @@ void RocksEventLog::WriterLoop() {
   std::vector<Pending> group;
   for (;;) {
     uint64_t first;
+    size_t events_in_group = 0;
     {
       std::unique_lock<std::mutex> l(mu_);
       work_cv_.wait(l, [&] { return !queue_.empty() || stopping_; });
@@ -313,6 +310,7 @@ void RocksEventLog::WriterLoop() {
         queue_.pop_front();
       }
       first = end_;
+      events_in_group = events;
     }
     space_cv_.notify_all();
 
@@ -331,6 +329,8 @@ void RocksEventLog::WriterLoop() {
       }
       for (const auto& m : p.meta) Check(batch.Put(index_cf_.get(), "m" + m.key, m.value));
     }
+    // Dense offsets: the group takes exactly [first, first + its events), nothing skipped.
+    REMIT_CHECK(next - first == events_in_group, "a group's offsets are not dense");
     for (const auto& [key, run] : runs) {
       uint64_t run_first = ParseOffset(rocksdb::Slice(run.data(), 8));
       Check(batch.Put(index_cf_.get(), IndexKey(key, run_first), run));
@@ -339,6 +339,7 @@ void RocksEventLog::WriterLoop() {
     {
       std::lock_guard<std::mutex> l(mu_);
       if (st.ok()) {
+        REMIT_CHECK(end_ == first, "the log's end moved under its only writer");
         end_ = next;
       } else {
         failed_ = st;

@@ -2,6 +2,7 @@
 
 #include "adapters/storage/huge_pages.h"
 #include "adapters/storage/rocks_options.h"
+#include "events/check.h"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -10,6 +11,7 @@
 #include <rocksdb/sst_file_writer.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <array>
 #include <cstring>
 #include <filesystem>
@@ -181,6 +183,7 @@ char* ViewStore::Overlay::Allocate(size_t bytes) {
     next_ = chunks_.back().data();
     left_ = chunks_.back().size();
   }
+  REMIT_CHECK(bytes <= left_, "an overlay entry would run past its arena chunk");
   char* p = next_;
   next_ += bytes;
   left_ -= bytes;
@@ -189,6 +192,9 @@ char* ViewStore::Overlay::Allocate(size_t bytes) {
 
 ViewStore::Overlay::Entry* ViewStore::Overlay::Insert(std::string_view key) {
   if (2 * (entries_.size() + 1) > slot_count()) Grow(2 * slot_count());
+  // Half the slots stay empty, so every probe ends; a key's length fits its entry's field.
+  REMIT_CHECK(2 * (entries_.size() + 1) <= slot_count(), "the overlay's table is over half full");
+  REMIT_CHECK(key.size() <= UINT32_MAX, "a view key longer than 4 GiB");
   char* at = Allocate(sizeof(Entry) + key.size());
   auto* e = new (at) Entry();
   e->key_size = static_cast<uint32_t>(key.size());
