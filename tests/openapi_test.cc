@@ -17,12 +17,13 @@ using nlohmann::json;
 namespace {
 
 struct Route {
-  std::string method, path;
+  std::string method, path, operation_id, summary;
 };
 
 std::vector<Route> DocumentedRoutes(const std::string& yaml) {
   std::vector<Route> out;
   std::regex path_re(R"(^  (/[^:]*):\s*$)"), method_re(R"(^    (get|post|put|delete):)");
+  std::regex id_re(R"(^      operationId: ([A-Za-z][A-Za-z0-9]*)\s*$)"), summary_re(R"(^      summary: (.+)$)");
   std::istringstream in(yaml);
   std::string line, path;
   bool in_paths = false;
@@ -31,7 +32,9 @@ std::vector<Route> DocumentedRoutes(const std::string& yaml) {
     if (!in_paths) continue;
     std::smatch m;
     if (std::regex_match(line, m, path_re)) path = m[1];
-    else if (std::regex_search(line, m, method_re) && !path.empty()) out.push_back({m[1], path});
+    else if (std::regex_search(line, m, method_re) && !path.empty()) out.push_back({m[1], path, "", ""});
+    else if (std::regex_match(line, m, id_re) && !out.empty()) out.back().operation_id = m[1];
+    else if (std::regex_match(line, m, summary_re) && !out.empty()) out.back().summary = m[1];
   }
   return out;
 }
@@ -90,4 +93,21 @@ BOOST_AUTO_TEST_CASE(document_and_router_agree) {
     BOOST_TEST_CONTEXT(path) { BOOST_TEST(listed); }
   }
   BOOST_TEST(found > 25);
+}
+
+// Generated clients name their methods after operationId: every operation has one, unique,
+// and a summary.
+BOOST_AUTO_TEST_CASE(every_operation_has_an_id_and_a_summary) {
+  std::ifstream in(REMIT_OPENAPI_YAML);
+  std::string yaml((std::istreambuf_iterator<char>(in)), {});
+  auto routes = DocumentedRoutes(yaml);
+  BOOST_TEST(routes.size() > 30u);
+  std::set<std::string> ids;
+  for (const auto& r : routes) {
+    BOOST_TEST_CONTEXT(r.method << " " << r.path) {
+      BOOST_TEST(!r.operation_id.empty());
+      BOOST_TEST(r.summary.size() > 5u);
+      BOOST_TEST(ids.insert(r.operation_id).second, "operationId used twice: " << r.operation_id);
+    }
+  }
 }
