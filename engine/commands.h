@@ -14,7 +14,9 @@
 
 namespace remit::engine {
 
-struct RegisterPractice { std::string name, currency; };
+struct RegisterPractice {
+  std::string name, currency;
+};
 struct ChangeSettings {
   std::optional<bool> portal_payments_enabled, auto_post_to_ledger;
 };
@@ -23,17 +25,30 @@ struct IssueToken {
   Hash256 token_sha256{};
   int64_t expires_at_us = 0;  // 0: never
 };
-struct RevokeToken { std::string token_id; };
-struct UpsertPatient { PatientUpserted patient; };
-struct PostCharge { ChargePosted charge; };
-struct IssueInvite { std::string patient_id, invite_id; int64_t expires_at_us = 0; };
+struct RevokeToken {
+  std::string token_id;
+};
+struct UpsertPatient {
+  PatientUpserted patient;
+};
+struct PostCharge {
+  ChargePosted charge;
+};
+struct IssueInvite {
+  std::string patient_id, invite_id;
+  int64_t expires_at_us = 0;
+};
 
 // Portal sign-in. Secrets never come in: the adapter checks password and TOTP code against the
 // secrets store and passes the verdict; bearer tokens come in as their SHA-256 (hex).
 // `secret_id` names the secrets the adapter stored for this attempt (fresh per attempt: a
 // refused enrolment's secrets are never referenced, so it changes nothing).
-struct Enroll { std::string invite_id, username, secret_id; };
-struct CheckIdentity { std::string username, method, value, identity_id; };
+struct Enroll {
+  std::string invite_id, username, secret_id;
+};
+struct CheckIdentity {
+  std::string username, method, value, identity_id;
+};
 struct Login {
   std::string identity_id, username;
   bool password_ok = false;
@@ -44,7 +59,9 @@ struct VerifyCode {
   std::optional<int64_t> matched_step;  // the TOTP step the code matched, if any
   std::string session_id;
 };
-struct Logout { std::string session_id, reason; };
+struct Logout {
+  std::string session_id, reason;
+};
 
 // Payments.
 struct SubmitPayment {
@@ -61,10 +78,18 @@ struct RecordPaymentOutcome {
   std::string processor_ref, decline_reason;
   std::string new_card_id;  // for a card to save
 };
-struct PostPayment { std::string payment_id; };
-struct RemoveCard { std::string patient_id, card_id; };
-struct MarkNotificationRead { std::string notification_id; };
-struct RecordAccess { std::string resource, patient_id; };
+struct PostPayment {
+  std::string payment_id;
+};
+struct RemoveCard {
+  std::string patient_id, card_id;
+};
+struct MarkNotificationRead {
+  std::string notification_id;
+};
+struct RecordAccess {
+  std::string resource, patient_id;
+};
 
 using Command = std::variant<RegisterPractice, ChangeSettings, IssueToken, RevokeToken,
                              UpsertPatient, PostCharge, IssueInvite, Enroll, CheckIdentity, Login,

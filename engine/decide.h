@@ -19,7 +19,8 @@ Decision Emit(const CommandContext& ctx, std::vector<Payload> payloads,
               Outcome outcome = Outcome::kCreated);
 
 // The practice's staff (decide_practice.cc).
-Decision DecideCommand(const PracticeState& s, const RegisterPractice& c, const CommandContext& ctx);
+Decision DecideCommand(const PracticeState& s, const RegisterPractice& c,
+                       const CommandContext& ctx);
 Decision DecideCommand(const PracticeState& s, const ChangeSettings& c, const CommandContext& ctx);
 Decision DecideCommand(const PracticeState& s, const IssueToken& c, const CommandContext& ctx);
 Decision DecideCommand(const PracticeState& s, const RevokeToken& c, const CommandContext& ctx);

@@ -16,12 +16,13 @@ Decision DecideCommand(const PracticeState& s, const SubmitPayment& c, const Com
     return Rejected(Reject::kPatientNotFound, "no patient " + c.patient_id);
   }
   if (!IsValidAmount(c.amount_cents)) {
-    return Rejected(Reject::kInvalidAmount, "amount_cents must be 1 to " +
-                                                std::to_string(kAmountCentsMax));
+    return Rejected(Reject::kInvalidAmount,
+                    "amount_cents must be 1 to " + std::to_string(kAmountCentsMax));
   }
-  PaymentSubmitted p{c.payment_id, c.patient_id, GuarantorOf(s, c.patient_id),
-                     c.amount_cents, c.card_id, c.brand, c.last4, c.save_card,
-                     c.processor_token, c.exp_month, c.exp_year};
+  PaymentSubmitted p{c.payment_id,   c.patient_id, GuarantorOf(s, c.patient_id),
+                     c.amount_cents, c.card_id,    c.brand,
+                     c.last4,        c.save_card,  c.processor_token,
+                     c.exp_month,    c.exp_year};
   if (!c.card_id.empty()) {
     auto card = s.cards.find(c.card_id);
     if (card == s.cards.end() || card->second.removed ||
@@ -55,8 +56,8 @@ Decision DecideCommand(const PracticeState& s, const RecordPaymentOutcome& c,
   std::vector<Payload> events = {PaymentSucceeded{c.payment_id, c.processor_ref}};
   const PaymentSubmitted& p = it->second.submitted;
   if (p.save_card && p.card_id.empty() && !c.new_card_id.empty()) {
-    events.push_back(CardSaved{c.new_card_id, p.patient_id, p.processor_token,
-                               p.card_brand, p.card_last4, p.exp_month, p.exp_year});
+    events.push_back(CardSaved{c.new_card_id, p.patient_id, p.processor_token, p.card_brand,
+                               p.card_last4, p.exp_month, p.exp_year});
   }
   if (s.auto_post_to_ledger) {
     PaymentState succeeded = it->second;
@@ -84,8 +85,7 @@ Decision DecideCommand(const PracticeState& s, const PostPayment& c, const Comma
 
 Decision DecideCommand(const PracticeState& s, const RemoveCard& c, const CommandContext& ctx) {
   auto it = s.cards.find(c.card_id);
-  if (it == s.cards.end() || it->second.removed ||
-      it->second.card.patient_id != c.patient_id) {
+  if (it == s.cards.end() || it->second.removed || it->second.card.patient_id != c.patient_id) {
     return Rejected(Reject::kCardNotFound, "no saved card " + c.card_id);
   }
   return Emit(ctx, {CardRemoved{c.card_id, c.patient_id}}, Outcome::kUpdated);

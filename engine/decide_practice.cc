@@ -35,7 +35,8 @@ Decision DecideCommand(const PracticeState& s, const ChangeSettings& c, const Co
 
 Decision DecideCommand(const PracticeState& s, const IssueToken& c, const CommandContext& ctx) {
   REMIT_CHECK(!s.tokens.contains(c.token_id), "token id reused");
-  return Emit(ctx, {StaffTokenIssued{c.token_id, c.role, c.label, c.token_sha256, c.expires_at_us}});
+  return Emit(ctx,
+              {StaffTokenIssued{c.token_id, c.role, c.label, c.token_sha256, c.expires_at_us}});
 }
 
 Decision DecideCommand(const PracticeState& s, const RevokeToken& c, const CommandContext& ctx) {
@@ -60,13 +61,12 @@ Decision DecideCommand(const PracticeState& s, const UpsertPatient& c, const Com
                       "guarantor " + p.guarantor_id + " is not a patient");
     }
     if (!g->second.record.guarantor_id.empty()) {
-      return Rejected(Reject::kInvalidGuarantor,
-                      "guarantor " + p.guarantor_id + " is a dependent");
+      return Rejected(Reject::kInvalidGuarantor, "guarantor " + p.guarantor_id + " is a dependent");
     }
     if (existing != s.patients.end() && existing->second.dependents > 0) {
-      return Rejected(Reject::kInvalidGuarantor,
-                      "patient " + p.patient_id +
-                          " is a guarantor of others and cannot become a dependent");
+      return Rejected(
+          Reject::kInvalidGuarantor,
+          "patient " + p.patient_id + " is a guarantor of others and cannot become a dependent");
     }
   }
   if (existing == s.patients.end()) return Emit(ctx, {p}, Outcome::kCreated);
@@ -90,8 +90,8 @@ Decision DecideCommand(const PracticeState& s, const PostCharge& c, const Comman
     return Rejected(Reject::kPatientNotFound, "no patient " + ch.patient_id);
   }
   if (!IsValidAmount(ch.amount_cents)) {
-    return Rejected(Reject::kInvalidAmount, "amount_cents must be 1 to " +
-                                                std::to_string(kAmountCentsMax));
+    return Rejected(Reject::kInvalidAmount,
+                    "amount_cents must be 1 to " + std::to_string(kAmountCentsMax));
   }
   return Emit(ctx, {ch});
 }

@@ -33,7 +33,8 @@ std::string LastDigits(const std::string& s, size_t n) {
 
 // Failures of a username within the identity window that ends at `now`.
 int CountSince(const std::vector<int64_t>& times, int64_t since) {
-  return static_cast<int>(std::count_if(times.begin(), times.end(), [&](int64_t t) { return t > since; }));
+  return static_cast<int>(
+      std::count_if(times.begin(), times.end(), [&](int64_t t) { return t > since; }));
 }
 
 int RecentIdentityFailures(const PracticeState& s, const std::string& username, int64_t now) {
@@ -42,11 +43,14 @@ int RecentIdentityFailures(const PracticeState& s, const std::string& username, 
 }
 
 // Wrong codes of a user, across challenges, within the code window that ends at `now`.
-int RecentCodeFailures(const PortalUser& u, int64_t now) { return CountSince(u.code_failures, now - kCodeWindowUs); }
+int RecentCodeFailures(const PortalUser& u, int64_t now) {
+  return CountSince(u.code_failures, now - kCodeWindowUs);
+}
 
 }  // namespace
 
-bool IdentityMatches(const PatientUpserted& p, const std::string& method, const std::string& value) {
+bool IdentityMatches(const PatientUpserted& p, const std::string& method,
+                     const std::string& value) {
   if (method == "phone") {
     std::string want = LastDigits(p.phone, 10), got = LastDigits(value, 10);
     return want.size() == 10 && got == want;
@@ -65,8 +69,7 @@ bool IdentityMatches(const PatientUpserted& p, const std::string& method, const 
 
 Decision DecideCommand(const PracticeState& s, const Enroll& c, const CommandContext& ctx) {
   auto inv = s.invites.find(c.invite_id);
-  if (inv == s.invites.end() || inv->second.used ||
-      inv->second.expires_at_us <= ctx.now_us) {
+  if (inv == s.invites.end() || inv->second.used || inv->second.expires_at_us <= ctx.now_us) {
     return Rejected(Reject::kInvalidInvite, "the invite code is unknown, used or expired");
   }
   auto taken = s.users.find(c.username);
@@ -97,8 +100,8 @@ Decision DecideCommand(const PracticeState& s, const CheckIdentity& c, const Com
     if (p != s.patients.end()) patient = &p->second;
   }
   if (patient == nullptr || !IdentityMatches(patient->record, c.method, c.value)) {
-    std::vector<Payload> events = {IdentityFailed{
-        c.username, c.method, patient == nullptr ? "unknown_username" : "mismatch"}};
+    std::vector<Payload> events = {
+        IdentityFailed{c.username, c.method, patient == nullptr ? "unknown_username" : "mismatch"}};
     if (RecentIdentityFailures(s, c.username, ctx.now_us) + 1 >= kIdentityFailuresMax) {
       events.push_back(LockedOut{c.username, "identity", ctx.now_us + kIdentityWindowUs});
     }
@@ -107,8 +110,7 @@ Decision DecideCommand(const PracticeState& s, const CheckIdentity& c, const Com
     d.failure = Rejection{Reject::kIdentityNotVerified, "we could not confirm who you are"};
     return d;
   }
-  return Emit(ctx, {IdentityVerified{c.username, user->second.patient_id, c.method,
-                                     c.identity_id,
+  return Emit(ctx, {IdentityVerified{c.username, user->second.patient_id, c.method, c.identity_id,
                                      ctx.now_us + kIdentityTokenTtlUs}});
 }
 
@@ -143,8 +145,7 @@ Decision DecideCommand(const PracticeState& s, const Login& c, const CommandCont
 
 Decision DecideCommand(const PracticeState& s, const VerifyCode& c, const CommandContext& ctx) {
   auto ch = s.challenges.find(c.challenge_id);
-  if (ch == s.challenges.end() || ch->second.spent ||
-      ch->second.expires_at_us <= ctx.now_us ||
+  if (ch == s.challenges.end() || ch->second.spent || ch->second.expires_at_us <= ctx.now_us ||
       ch->second.failures >= kCodeFailuresMax) {
     return Rejected(Reject::kInvalidCode, "this sign-in has expired; start again");
   }
@@ -160,8 +161,8 @@ Decision DecideCommand(const PracticeState& s, const VerifyCode& c, const Comman
   }
   bool replay = c.matched_step && *c.matched_step <= u.last_totp_step;
   if (!c.matched_step || replay) {
-    std::vector<Payload> events = {SecondFactorFailed{
-        g.username, replay ? "code_reused" : "wrong_code", c.challenge_id}};
+    std::vector<Payload> events = {
+        SecondFactorFailed{g.username, replay ? "code_reused" : "wrong_code", c.challenge_id}};
     if (RecentCodeFailures(u, ctx.now_us) + 1 >= kCodeFailuresPerUserMax) {
       events.push_back(LockedOut{g.username, "code", ctx.now_us + kCodeLockUs});
     }
@@ -170,10 +171,9 @@ Decision DecideCommand(const PracticeState& s, const VerifyCode& c, const Comman
     d.failure = Rejection{Reject::kInvalidCode, "wrong or already used code"};
     return d;
   }
-  return Emit(ctx, {SecondFactorVerified{g.username, g.patient_id, *c.matched_step,
-                                         c.challenge_id},
-                    SessionStarted{c.session_id, g.patient_id,
-                                   ctx.now_us + kSessionTtlUs, g.username}});
+  return Emit(ctx,
+              {SecondFactorVerified{g.username, g.patient_id, *c.matched_step, c.challenge_id},
+               SessionStarted{c.session_id, g.patient_id, ctx.now_us + kSessionTtlUs, g.username}});
 }
 
 Decision DecideCommand(const PracticeState& s, const Logout& c, const CommandContext& ctx) {

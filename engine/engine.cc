@@ -30,34 +30,55 @@ Decision Unchanged() { return Decision{std::vector<Event>{}, Outcome::kUnchanged
 
 std::string_view RejectCode(Reject r) {
   switch (r) {
-    case Reject::kPracticeExists: return "practice_exists";
-    case Reject::kPracticeNotFound: return "not_found";
-    case Reject::kInvalidGuarantor: return "invalid_guarantor";
-    case Reject::kPatientNotFound: return "patient_not_found";
-    case Reject::kChargeConflict: return "charge_conflict";
-    case Reject::kTokenNotFound: return "not_found";
-    case Reject::kValidationFailed: return "validation_failed";
-    case Reject::kInvalidInvite: return "invalid_invite";
-    case Reject::kUsernameTaken: return "username_taken";
-    case Reject::kIdentityNotVerified: return "identity_not_verified";
-    case Reject::kLockedOut: return "locked_out";
-    case Reject::kInvalidCredentials: return "invalid_credentials";
-    case Reject::kInvalidCode: return "invalid_code";
-    case Reject::kSessionNotFound: return "unauthorized";
-    case Reject::kPaymentsDisabled: return "payments_disabled";
-    case Reject::kAmountExceedsBalance: return "amount_exceeds_balance";
-    case Reject::kInvalidAmount: return "invalid_amount";
-    case Reject::kCardNotFound: return "card_not_found";
-    case Reject::kPaymentNotFound: return "not_found";
-    case Reject::kNotPostable: return "not_postable";
-    case Reject::kNotificationNotFound: return "not_found";
+    case Reject::kPracticeExists:
+      return "practice_exists";
+    case Reject::kPracticeNotFound:
+      return "not_found";
+    case Reject::kInvalidGuarantor:
+      return "invalid_guarantor";
+    case Reject::kPatientNotFound:
+      return "patient_not_found";
+    case Reject::kChargeConflict:
+      return "charge_conflict";
+    case Reject::kTokenNotFound:
+      return "not_found";
+    case Reject::kValidationFailed:
+      return "validation_failed";
+    case Reject::kInvalidInvite:
+      return "invalid_invite";
+    case Reject::kUsernameTaken:
+      return "username_taken";
+    case Reject::kIdentityNotVerified:
+      return "identity_not_verified";
+    case Reject::kLockedOut:
+      return "locked_out";
+    case Reject::kInvalidCredentials:
+      return "invalid_credentials";
+    case Reject::kInvalidCode:
+      return "invalid_code";
+    case Reject::kSessionNotFound:
+      return "unauthorized";
+    case Reject::kPaymentsDisabled:
+      return "payments_disabled";
+    case Reject::kAmountExceedsBalance:
+      return "amount_exceeds_balance";
+    case Reject::kInvalidAmount:
+      return "invalid_amount";
+    case Reject::kCardNotFound:
+      return "card_not_found";
+    case Reject::kPaymentNotFound:
+      return "not_found";
+    case Reject::kNotPostable:
+      return "not_postable";
+    case Reject::kNotificationNotFound:
+      return "not_found";
   }
   return "internal";
 }
 
 Hash256 ChargeFingerprint(const ChargePosted& c) {
-  std::string m = c.charge_id + '\0' + c.patient_id + '\0' + std::to_string(c.amount_cents) +
-                  '\0' + c.description + '\0' + c.service_date;
+  std::string m = c.charge_id + '\0' + c.patient_id + '\0' + std::to_string(c.amount_cents) + '\0' +
+                  c.description + '\0' + c.service_date;
   return Sha256(m);
 }
 

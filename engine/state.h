@@ -74,16 +74,16 @@ struct PracticeState {
   std::map<std::string, ChargeState> charges;
   std::map<std::string, TokenState> tokens;
   std::map<std::string, InviteState> invites;
-  std::map<std::string, PortalUser> users;                     // by username
-  std::map<std::string, std::string> usernames;                // patient -> username
+  std::map<std::string, PortalUser> users;                        // by username
+  std::map<std::string, std::string> usernames;                   // patient -> username
   std::map<std::string, std::vector<int64_t>> identity_failures;  // username -> times
-  std::map<std::string, Grant> identity_grants;                // by identity_id
-  std::map<std::string, Grant> challenges;                     // by challenge_id
-  std::map<std::string, SessionState> sessions;                // by session_id
+  std::map<std::string, Grant> identity_grants;                   // by identity_id
+  std::map<std::string, Grant> challenges;                        // by challenge_id
+  std::map<std::string, SessionState> sessions;                   // by session_id
   std::map<std::string, PaymentState> payments;
   std::map<std::string, CardState> cards;
-  std::map<std::string, Cents> credits;                        // guarantor -> unapplied
-  std::map<std::string, bool> notifications_read;              // notification_id -> read
+  std::map<std::string, Cents> credits;            // guarantor -> unapplied
+  std::map<std::string, bool> notifications_read;  // notification_id -> read
   Hash256 head_hash{};
   uint64_t events = 0;
   // The newest occurred_at_us: the writer never gives an event an earlier time, so a

@@ -14,9 +14,9 @@ namespace remit {
 
 }  // namespace remit
 
-#define REMIT_CHECK(condition, why)                                   \
-  do {                                                                \
-    if (!(condition)) [[unlikely]] {                                  \
-      ::remit::CheckFailed(#condition, (why), __FILE__, __LINE__);    \
-    }                                                                 \
+#define REMIT_CHECK(condition, why)                                \
+  do {                                                             \
+    if (!(condition)) [[unlikely]] {                               \
+      ::remit::CheckFailed(#condition, (why), __FILE__, __LINE__); \
+    }                                                              \
   } while (false)

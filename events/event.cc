@@ -12,12 +12,15 @@ using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
 constexpr std::string_view kTypeNames[] = {
-    "practice_registered", "settings_changed", "staff_token_issued", "staff_token_revoked",
-    "patient_upserted", "charge_posted", "portal_invite_issued", "portal_enrolled",
-    "identity_verified", "identity_failed", "password_verified", "password_failed",
-    "second_factor_verified", "second_factor_failed", "locked_out", "session_started",
-    "session_ended", "payment_submitted", "payment_succeeded", "payment_declined", "card_saved",
-    "card_removed", "payment_posted", "inbox_notification_read", "record_accessed"};
+    "practice_registered",    "settings_changed",     "staff_token_issued",
+    "staff_token_revoked",    "patient_upserted",     "charge_posted",
+    "portal_invite_issued",   "portal_enrolled",      "identity_verified",
+    "identity_failed",        "password_verified",    "password_failed",
+    "second_factor_verified", "second_factor_failed", "locked_out",
+    "session_started",        "session_ended",        "payment_submitted",
+    "payment_succeeded",      "payment_declined",     "card_saved",
+    "card_removed",           "payment_posted",       "inbox_notification_read",
+    "record_accessed"};
 static_assert(std::size(kTypeNames) == kPayloadTypes);
 static_assert(static_cast<size_t>(fb::Payload::MAX) == kPayloadTypes);
 
@@ -404,8 +407,7 @@ void DecodePayloadInto(const fb::Body* body, Payload* out) {
 std::string_view TypeName(const Payload& p) { return kTypeNames[p.index()]; }
 std::string_view TypeNameAt(size_t index) { return kTypeNames[index]; }
 
-EventId DeriveEventId(std::string_view practice_id, std::string_view command_key,
-                      uint32_t index) {
+EventId DeriveEventId(std::string_view practice_id, std::string_view command_key, uint32_t index) {
   std::string material;
   material.reserve(practice_id.size() + command_key.size() + 8);
   material.append(practice_id);
@@ -432,8 +434,7 @@ std::string Seal(Event* event, const Hash256& prev_hash) {
                           actor, type, payload));
   std::string_view body(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
   event->prev_hash = prev_hash;
-  event->hash = Sha256(std::string_view(reinterpret_cast<const char*>(prev_hash.data()), 32),
-                       body);
+  event->hash = Sha256(std::string_view(reinterpret_cast<const char*>(prev_hash.data()), 32), body);
   std::string record;
   record.reserve(kRecordHeaderBytes + body.size());
   record.append(kRecordMagic, 8);
@@ -451,7 +452,8 @@ Result<Event> DecodeRecord(std::string_view record) {
 }
 
 Status DecodeRecordInto(std::string_view record, Event* out) {
-  if (record.size() < kRecordHeaderBytes || record.substr(0, 8) != std::string_view(kRecordMagic, 8)) {
+  if (record.size() < kRecordHeaderBytes ||
+      record.substr(0, 8) != std::string_view(kRecordMagic, 8)) {
     return Status::Corruption("not an event record (bad magic or too short)");
   }
   Event& e = *out;
@@ -469,7 +471,8 @@ Status DecodeRecordInto(std::string_view record, Event* out) {
     body = std::string_view(reinterpret_cast<const char*>(aligned.data()), body.size());
   }
   flatbuffers::Verifier bv(reinterpret_cast<const uint8_t*>(body.data()), body.size());
-  if (!bv.VerifyBuffer<fb::Body>(nullptr)) return Status::Corruption("event body fails verification");
+  if (!bv.VerifyBuffer<fb::Body>(nullptr))
+    return Status::Corruption("event body fails verification");
   const fb::Body* b = flatbuffers::GetRoot<fb::Body>(body.data());
   if (b->payload_type() == fb::Payload::NONE ||
       static_cast<size_t>(b->payload_type()) > kPayloadTypes || b->payload() == nullptr) {

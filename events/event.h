@@ -19,14 +19,20 @@
 
 namespace remit {
 
-struct PracticeRegistered { std::string name, currency; };
-struct SettingsChanged { bool portal_payments_enabled = false, auto_post_to_ledger = false; };
+struct PracticeRegistered {
+  std::string name, currency;
+};
+struct SettingsChanged {
+  bool portal_payments_enabled = false, auto_post_to_ledger = false;
+};
 struct StaffTokenIssued {
   std::string token_id, role, label;
   Hash256 token_sha256{};
   int64_t expires_at_us = 0;  // 0: never
 };
-struct StaffTokenRevoked { std::string token_id; };
+struct StaffTokenRevoked {
+  std::string token_id;
+};
 struct PatientUpserted {
   std::string patient_id, first_name, last_name, phone, email, date_of_birth;
   std::string guarantor_id;  // empty: self-guarantor
@@ -49,25 +55,36 @@ struct IdentityVerified {
   std::string username, patient_id, method, identity_id;
   int64_t expires_at_us = 0;
 };
-struct IdentityFailed { std::string username, method, reason; };
+struct IdentityFailed {
+  std::string username, method, reason;
+};
 struct PasswordVerified {
   std::string username, patient_id, challenge_id;
   int64_t expires_at_us = 0;
 };
-struct PasswordFailed { std::string username, reason; };
+struct PasswordFailed {
+  std::string username, reason;
+};
 struct SecondFactorVerified {
   std::string username, patient_id;
   int64_t totp_step = 0;
   std::string challenge_id;
 };
-struct SecondFactorFailed { std::string username, reason, challenge_id; };
-struct LockedOut { std::string username, stage; int64_t until_us = 0; };
+struct SecondFactorFailed {
+  std::string username, reason, challenge_id;
+};
+struct LockedOut {
+  std::string username, stage;
+  int64_t until_us = 0;
+};
 struct SessionStarted {
   std::string session_id, patient_id;
   int64_t expires_at_us = 0;
   std::string username;
 };
-struct SessionEnded { std::string session_id, reason; };
+struct SessionEnded {
+  std::string session_id, reason;
+};
 struct PaymentSubmitted {
   std::string payment_id, patient_id, guarantor_id;
   Cents amount_cents = 0;
@@ -76,14 +93,23 @@ struct PaymentSubmitted {
   std::string processor_token;
   int32_t exp_month = 0, exp_year = 0;
 };
-struct PaymentSucceeded { std::string payment_id, processor_ref; };
-struct PaymentDeclined { std::string payment_id, decline_reason; };
+struct PaymentSucceeded {
+  std::string payment_id, processor_ref;
+};
+struct PaymentDeclined {
+  std::string payment_id, decline_reason;
+};
 struct CardSaved {
   std::string card_id, patient_id, processor_token, brand, last4;
   int32_t exp_month = 0, exp_year = 0;
 };
-struct CardRemoved { std::string card_id, patient_id; };
-struct Allocation { std::string charge_id, patient_id; Cents amount_cents = 0; };
+struct CardRemoved {
+  std::string card_id, patient_id;
+};
+struct Allocation {
+  std::string charge_id, patient_id;
+  Cents amount_cents = 0;
+};
 struct PaymentPosted {
   std::string payment_id;
   std::vector<Allocation> allocations;
@@ -91,16 +117,21 @@ struct PaymentPosted {
   std::string posted_by;
   std::string guarantor_id;
 };
-struct InboxNotificationRead { std::string notification_id, read_by; };
-struct RecordAccessed { std::string resource, patient_id; };
+struct InboxNotificationRead {
+  std::string notification_id, read_by;
+};
+struct RecordAccessed {
+  std::string resource, patient_id;
+};
 
 // The order of the alternatives is the order of the schema's union (index + 1 = union type).
-using Payload = std::variant<
-    PracticeRegistered, SettingsChanged, StaffTokenIssued, StaffTokenRevoked, PatientUpserted,
-    ChargePosted, PortalInviteIssued, PortalEnrolled, IdentityVerified, IdentityFailed,
-    PasswordVerified, PasswordFailed, SecondFactorVerified, SecondFactorFailed, LockedOut,
-    SessionStarted, SessionEnded, PaymentSubmitted, PaymentSucceeded, PaymentDeclined, CardSaved,
-    CardRemoved, PaymentPosted, InboxNotificationRead, RecordAccessed>;
+using Payload =
+    std::variant<PracticeRegistered, SettingsChanged, StaffTokenIssued, StaffTokenRevoked,
+                 PatientUpserted, ChargePosted, PortalInviteIssued, PortalEnrolled,
+                 IdentityVerified, IdentityFailed, PasswordVerified, PasswordFailed,
+                 SecondFactorVerified, SecondFactorFailed, LockedOut, SessionStarted, SessionEnded,
+                 PaymentSubmitted, PaymentSucceeded, PaymentDeclined, CardSaved, CardRemoved,
+                 PaymentPosted, InboxNotificationRead, RecordAccessed>;
 
 // The snake_case type name of a payload ("charge_posted"), stable: it is part of the API.
 std::string_view TypeName(const Payload& p);
@@ -125,7 +156,9 @@ struct Event {
 
 // Notification id of the inbox item an account reset (PortalInviteIssued with account_reset)
 // makes: the engine (to mark it read) and the inbox projection agree on it.
-inline std::string AccountResetNotificationId(const std::string& invite_id) { return "ntf_reset_" + invite_id; }
+inline std::string AccountResetNotificationId(const std::string& invite_id) {
+  return "ntf_reset_" + invite_id;
+}
 
 // The deterministic id of the `index`th event of the command with key `command_key`.
 EventId DeriveEventId(std::string_view practice_id, std::string_view command_key, uint32_t index);

@@ -97,7 +97,8 @@ __attribute__((target("sha,sse4.1,ssse3"))) inline void Compress(__m128i* abef, 
   for (int g = 0; g < 16; ++g) {  // four rounds each
     __m128i& cur = w[g % 4];
     if (g < 4) {
-      cur = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * g)), swap);
+      cur =
+          _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * g)), swap);
     }
     __m128i msg = _mm_add_epi32(cur, _mm_load_si128(reinterpret_cast<const __m128i*>(&kK[4 * g])));
     *cdgh = _mm_sha256rnds2_epu32(*cdgh, *abef, msg);
@@ -143,8 +144,7 @@ Hash256 Sha256OpenSsl(std::string_view a, std::string_view b) {
   Hash256 out{};
   unsigned int len = 0;
   EVP_MD_CTX* ctx = tl.ctx;
-  bool ok = kSha256 != nullptr && ctx != nullptr &&
-            EVP_DigestInit_ex(ctx, kSha256, nullptr) == 1 &&
+  bool ok = kSha256 != nullptr && ctx != nullptr && EVP_DigestInit_ex(ctx, kSha256, nullptr) == 1 &&
             EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 &&
             EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
             EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;

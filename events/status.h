@@ -14,8 +14,16 @@ namespace remit {
 
 class [[nodiscard]] Status {
  public:
-  enum class Code { kOk = 0, kNotFound, kCorruption, kIOError, kInvalidArgument, kBusy, kTimedOut,
-                    kNotSupported };
+  enum class Code {
+    kOk = 0,
+    kNotFound,
+    kCorruption,
+    kIOError,
+    kInvalidArgument,
+    kBusy,
+    kTimedOut,
+    kNotSupported
+  };
 
   Status() = default;
   static Status OK() { return Status(); }

@@ -98,9 +98,8 @@ std::optional<int64_t> ParseTime(std::string_view s) {
   int64_t micros = 0;
   int64_t offset_s = 0;
   if (s.size() > 10) {
-    if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !Digits(s, 11, 2, &h) ||
-        s.size() < 19 || s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
-        !Digits(s, 17, 2, &sec)) {
+    if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !Digits(s, 11, 2, &h) || s.size() < 19 ||
+        s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' || !Digits(s, 17, 2, &sec)) {
       return std::nullopt;
     }
     if (h > 23 || mi > 59 || sec > 60) return std::nullopt;
@@ -148,8 +147,8 @@ bool IsValidPracticeId(std::string_view id) {
 bool IsValidExternalId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_')) {
       return false;
     }
   }

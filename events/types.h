@@ -38,7 +38,9 @@ inline Cents SubCents(Cents a, Cents b) {
 Hash256 Sha256(std::string_view a, std::string_view b = {});
 std::string Hex(const uint8_t* data, size_t n);
 template <size_t N>
-std::string Hex(const std::array<uint8_t, N>& a) { return Hex(a.data(), N); }
+std::string Hex(const std::array<uint8_t, N>& a) {
+  return Hex(a.data(), N);
+}
 std::string HashBytes(const Hash256& h);  // the 32 raw bytes as a string
 
 // Microseconds since the Unix epoch, UTC.
@@ -51,8 +53,8 @@ std::optional<int64_t> ParseTime(std::string_view text);
 bool IsValidDate(std::string_view text);
 
 // Identifier rules of spec/api.md.
-bool IsValidPracticeId(std::string_view id);  // [a-z0-9-]{3,40}
-bool IsValidExternalId(std::string_view id);  // [A-Za-z0-9_-]{1,64}
+bool IsValidPracticeId(std::string_view id);       // [a-z0-9-]{3,40}
+bool IsValidExternalId(std::string_view id);       // [A-Za-z0-9_-]{1,64}
 bool IsValidIdempotencyKey(std::string_view key);  // 1..255 printable ASCII
 
 // A random id of `bytes` random bytes, hex encoded (from the OS's CSPRNG).

@@ -63,13 +63,27 @@ void AppendJsonString(std::string* out, std::string_view s) {
       continue;
     }
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default: {
         char buf[8];
         std::snprintf(buf, sizeof(buf), "\\u%04x", c);
@@ -119,10 +133,18 @@ std::string JsonObject::Dump() const {
     AppendJsonString(&out, m.key);
     out.push_back(':');
     switch (m.kind) {
-      case Kind::kStr: AppendJsonString(&out, m.str); break;
-      case Kind::kInt: out.append(std::to_string(m.num)); break;
-      case Kind::kBool: out.append(m.num != 0 ? "true" : "false"); break;
-      case Kind::kNull: out.append("null"); break;
+      case Kind::kStr:
+        AppendJsonString(&out, m.str);
+        break;
+      case Kind::kInt:
+        out.append(std::to_string(m.num));
+        break;
+      case Kind::kBool:
+        out.append(m.num != 0 ? "true" : "false");
+        break;
+      case Kind::kNull:
+        out.append("null");
+        break;
     }
   }
   out.push_back('}');

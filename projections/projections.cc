@@ -128,7 +128,8 @@ class AccountsProjection final : public Projection {
       txn.Prefetch(PatientKey(e.practice_id, u->patient_id));
       txn.Prefetch(BalanceStackKey(e.practice_id, u->patient_id));
     } else if (const auto* posted = std::get_if<PaymentPosted>(&e.payload)) {
-      for (const auto& a : posted->allocations) txn.Prefetch(BalanceStackKey(e.practice_id, a.patient_id));
+      for (const auto& a : posted->allocations)
+        txn.Prefetch(BalanceStackKey(e.practice_id, a.patient_id));
     }
   }
   void Apply(ViewTxn& txn, uint64_t offset, const Event& e) override {
@@ -162,7 +163,10 @@ class AccountsProjection final : public Projection {
             },
             [&](const PortalInviteIssued& p) {
               txn.Put(Join({"accounts/v", pid, p.invite_id}),
-                      JsonObject().Str("patient_id", p.patient_id).Int("expires_at_us", p.expires_at_us).Dump());
+                      JsonObject()
+                          .Str("patient_id", p.patient_id)
+                          .Int("expires_at_us", p.expires_at_us)
+                          .Dump());
             },
             [&](const PaymentPosted& p) {
               for (const auto& a : p.allocations) {
@@ -178,23 +182,27 @@ class AccountsProjection final : public Projection {
   }
 };
 
-
 // Payments: each payment, the transactions list (newest first), the family's pending line
 // items, the practice's inbox, cards on file, and portal sessions.
 class PaymentsProjection final : public Projection {
  public:
   std::string_view name() const override { return "payments"; }
   void Prefetch(ViewTxn& txn, const Event& e) override {
-    std::visit(Overloaded{
-                   [&](const PaymentSucceeded& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
-                   [&](const PortalInviteIssued& p) {
-                     if (p.account_reset) txn.Prefetch(PatientKey(e.practice_id, p.patient_id));
-                   },
-                   [&](const PaymentDeclined& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
-                   [&](const PaymentPosted& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
-                   [&](const auto&) {},
-               },
-               e.payload);
+    std::visit(
+        Overloaded{
+            [&](const PaymentSucceeded& p) {
+              txn.Prefetch(PaymentKey(e.practice_id, p.payment_id));
+            },
+            [&](const PortalInviteIssued& p) {
+              if (p.account_reset) txn.Prefetch(PatientKey(e.practice_id, p.patient_id));
+            },
+            [&](const PaymentDeclined& p) {
+              txn.Prefetch(PaymentKey(e.practice_id, p.payment_id));
+            },
+            [&](const PaymentPosted& p) { txn.Prefetch(PaymentKey(e.practice_id, p.payment_id)); },
+            [&](const auto&) {},
+        },
+        e.payload);
   }
   void Apply(ViewTxn& txn, uint64_t offset, const Event& e) override {
     const std::string& pid = e.practice_id;
@@ -202,7 +210,8 @@ class PaymentsProjection final : public Projection {
         Overloaded{
             [&](const PaymentSubmitted& p) {
               json patient = Load(txn, PatientKey(pid, p.patient_id));
-              std::string name = patient.value("first_name", "") + " " + patient.value("last_name", "");
+              std::string name =
+                  patient.value("first_name", "") + " " + patient.value("last_name", "");
               txn.Put(PaymentKey(pid, p.payment_id), JsonObject()
                                                          .Str("payment_id", p.payment_id)
                                                          .Str("patient_id", p.patient_id)
@@ -248,7 +257,8 @@ class PaymentsProjection final : public Projection {
                         {"kind", "account_reset"},
                         {"payment_id", nullptr},
                         {"patient_id", p.patient_id},
-                        {"patient_name", patient.value("first_name", "") + " " + patient.value("last_name", "")},
+                        {"patient_name",
+                         patient.value("first_name", "") + " " + patient.value("last_name", "")},
                         {"amount_cents", nullptr},
                         {"issued_by", e.actor},
                         {"created_at_us", e.occurred_at_us},
@@ -359,8 +369,9 @@ std::string TransactionPrefix(std::string_view practice) {
 std::string TransactionKey(std::string_view practice, int64_t submitted_at_us,
                            std::string_view payment) {
   // Newest first in key order: the time is stored inverted.
-  return TransactionPrefix(practice) + EncodeOffset(static_cast<uint64_t>(INT64_MAX - submitted_at_us)) +
-         "/" + std::string(payment);
+  return TransactionPrefix(practice) +
+         EncodeOffset(static_cast<uint64_t>(INT64_MAX - submitted_at_us)) + "/" +
+         std::string(payment);
 }
 std::string PendingPrefix(std::string_view practice, std::string_view patient) {
   return Join({"payments/q", practice, patient}) + "/";

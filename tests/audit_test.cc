@@ -12,11 +12,11 @@
 #include "test_util.h"
 
 using namespace remit;
-using remit::testing::TempDir;
+using nlohmann::json;
 using remit::testing::FreePort;
 using remit::testing::RunCommand;
+using remit::testing::TempDir;
 using remit::testing::TestServer;
-using nlohmann::json;
 
 namespace {
 
@@ -25,14 +25,19 @@ const std::string kBase = "/api/v1/practices/audit-dental";
 // A practice with a few patients and charges; returns the admin token and the log's length.
 std::string Populate(TestServer& s, std::vector<std::string>* moments = nullptr) {
   BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", s.operator_token(),
-                       json{{"practice_id", "audit-dental"}, {"name", "A"}, {"currency", "USD"}}).status == 201);
-  std::string admin = s.Call("POST", kBase + "/tokens", s.operator_token(), json{{"role", "admin"}}).body["token"];
+                       json{{"practice_id", "audit-dental"}, {"name", "A"}, {"currency", "USD"}})
+                    .status == 201);
+  std::string admin =
+      s.Call("POST", kBase + "/tokens", s.operator_token(), json{{"role", "admin"}}).body["token"];
   s.Call("PUT", kBase + "/patients/G", admin, json{{"first_name", "G"}, {"last_name", "H"}});
-  s.Call("PUT", kBase + "/patients/D", admin, json{{"first_name", "D"}, {"last_name", "H"}, {"guarantor_id", "G"}});
+  s.Call("PUT", kBase + "/patients/D", admin,
+         json{{"first_name", "D"}, {"last_name", "H"}, {"guarantor_id", "G"}});
   for (int i = 0; i < 6; ++i) {
     BOOST_REQUIRE(s.Call("POST", kBase + "/charges", admin,
-                         json{{"charge_id", "C" + std::to_string(i)}, {"patient_id", i % 2 ? "D" : "G"},
-                              {"amount_cents", 1000 * (i + 1)}, {"service_date", "2026-05-0" + std::to_string(i + 1)}})
+                         json{{"charge_id", "C" + std::to_string(i)},
+                              {"patient_id", i % 2 ? "D" : "G"},
+                              {"amount_cents", 1000 * (i + 1)},
+                              {"service_date", "2026-05-0" + std::to_string(i + 1)}})
                       .status == 201);
     if (moments) {
       std::this_thread::sleep_for(std::chrono::milliseconds(3));
@@ -43,7 +48,9 @@ std::string Populate(TestServer& s, std::vector<std::string>* moments = nullptr)
   return admin;
 }
 
-std::string Remit(const std::string& args) { return std::string(REMIT_BINARY) + " " + args + " 2>&1"; }
+std::string Remit(const std::string& args) {
+  return std::string(REMIT_BINARY) + " " + args + " 2>&1";
+}
 
 // Tampers with the stored log of a stopped server, then checks every verifier names `bad`.
 void ExpectTamperFound(const std::string& data, const std::function<void(RocksEventLog&)>& tamper,
@@ -94,24 +101,28 @@ BOOST_AUTO_TEST_CASE(a_flipped_byte_a_deleted_event_and_a_swap_are_found) {
       BOOST_TEST(v.body["events_checked"] == end);
     }
     std::string out;
-    BOOST_TEST(RunCommand(Remit("audit verify --data " + dir.path() + " --practice audit-dental"), &out) == 0);
+    BOOST_TEST(RunCommand(Remit("audit verify --data " + dir.path() + " --practice audit-dental"),
+                          &out) == 0);
     BOOST_TEST(out.find("events checked: " + std::to_string(end)) != std::string::npos);
     uint64_t target = 5;
     BOOST_TEST_CONTEXT("tamper kind " << kind) {
-      ExpectTamperFound(dir.path(), [&](RocksEventLog& log) {
-        std::vector<LogEntry> e;
-        BOOST_REQUIRE(log.Read(target, 2, &e).ok());
-        if (kind == 0) {
-          std::string edited = e[0].record;
-          edited[edited.size() - 20] ^= 0x01;  // a byte of the body: an amount, a name
-          BOOST_REQUIRE(log.TestOnlyOverwrite(target, &edited).ok());
-        } else if (kind == 1) {
-          BOOST_REQUIRE(log.TestOnlyOverwrite(target, nullptr).ok());
-        } else {
-          BOOST_REQUIRE(log.TestOnlyOverwrite(target, &e[1].record).ok());
-          BOOST_REQUIRE(log.TestOnlyOverwrite(target + 1, &e[0].record).ok());
-        }
-      }, target);
+      ExpectTamperFound(
+          dir.path(),
+          [&](RocksEventLog& log) {
+            std::vector<LogEntry> e;
+            BOOST_REQUIRE(log.Read(target, 2, &e).ok());
+            if (kind == 0) {
+              std::string edited = e[0].record;
+              edited[edited.size() - 20] ^= 0x01;  // a byte of the body: an amount, a name
+              BOOST_REQUIRE(log.TestOnlyOverwrite(target, &edited).ok());
+            } else if (kind == 1) {
+              BOOST_REQUIRE(log.TestOnlyOverwrite(target, nullptr).ok());
+            } else {
+              BOOST_REQUIRE(log.TestOnlyOverwrite(target, &e[1].record).ok());
+              BOOST_REQUIRE(log.TestOnlyOverwrite(target + 1, &e[0].record).ok());
+            }
+          },
+          target);
     }
   }
 }
@@ -120,11 +131,13 @@ BOOST_AUTO_TEST_CASE(events_page_in_order_and_their_hashes_chain) {
   TempDir dir;
   TestServer s(dir.path());
   std::string admin = Populate(s);
-  std::string auditor = s.Call("POST", kBase + "/tokens", admin, json{{"role", "auditor"}}).body["token"];
+  std::string auditor =
+      s.Call("POST", kBase + "/tokens", admin, json{{"role", "auditor"}}).body["token"];
   std::vector<json> all;
   std::string after;
   for (int page = 0; page < 20; ++page) {
-    auto r = s.Call("GET", kBase + "/events?limit=3" + (after.empty() ? "" : "&after=" + after), auditor);
+    auto r = s.Call("GET", kBase + "/events?limit=3" + (after.empty() ? "" : "&after=" + after),
+                    auditor);
     BOOST_REQUIRE_EQUAL(r.status, 200);
     for (const auto& e : r.body["items"]) all.push_back(e);
     if (r.body["next_after"].is_null()) break;
@@ -154,7 +167,9 @@ BOOST_AUTO_TEST_CASE(events_page_in_order_and_their_hashes_chain) {
   BOOST_TEST(s.Call("GET", kBase + "/events", "").status == 401);
   // The export has every event with the same hashes.
   std::string out;
-  BOOST_TEST(RunCommand(Remit("audit export --data " + dir.path() + " --practice audit-dental --format jsonl"), &out) == 0);
+  BOOST_TEST(RunCommand(Remit("audit export --data " + dir.path() +
+                              " --practice audit-dental --format jsonl"),
+                        &out) == 0);
   std::istringstream lines(out);
   std::string line;
   size_t n = 0;
@@ -181,11 +196,17 @@ BOOST_AUTO_TEST_CASE(a_replay_equals_the_live_views_and_a_cut_equals_as_of) {
     }
   }
   std::string out;
-  BOOST_TEST(RunCommand(Remit("replay --data " + dir.path() + " --out " + replay.path() + "/r"), &out) == 0);
-  BOOST_TEST(RunCommand(Remit("replay --compare " + dir.path() + " " + replay.path() + "/r"), &out) == 0, out);
+  BOOST_TEST(RunCommand(Remit("replay --data " + dir.path() + " --out " + replay.path() + "/r"),
+                        &out) == 0);
+  BOOST_TEST(
+      RunCommand(Remit("replay --compare " + dir.path() + " " + replay.path() + "/r"), &out) == 0,
+      out);
   // Cut at the second moment: a node opened on that cut answers now what as_of answered.
-  BOOST_TEST(RunCommand(Remit("replay --data " + dir.path() + " --out " + cut.path() + "/c --to-time " + moments[4]), &out) == 0);
-  BOOST_TEST(RunCommand(Remit("replay --compare " + dir.path() + " " + cut.path() + "/c"), &out) == 1);
+  BOOST_TEST(RunCommand(Remit("replay --data " + dir.path() + " --out " + cut.path() +
+                              "/c --to-time " + moments[4]),
+                        &out) == 0);
+  BOOST_TEST(RunCommand(Remit("replay --compare " + dir.path() + " " + cut.path() + "/c"), &out) ==
+             1);
   auto views = ViewStore::OpenReadOnly(cut.path() + "/c/views");
   BOOST_REQUIRE(views.ok());
   auto bal = [&](const std::string& p) {
@@ -198,8 +219,9 @@ BOOST_AUTO_TEST_CASE(a_replay_equals_the_live_views_and_a_cut_equals_as_of) {
   // The command line gives the same point-in-time answer from the log.
   std::string cli;
   BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " audit balance --data " + dir.path() +
-                     " --practice audit-dental --patient G --as-of " + moments[1] + " 2>/dev/null",
-                 &cli) == 0);
+                            " --practice audit-dental --patient G --as-of " + moments[1] +
+                            " 2>/dev/null",
+                        &cli) == 0);
   json from_cli = json::parse(cli);
   BOOST_TEST(from_cli["total_balance_cents"] == answers[0]["total_balance_cents"]);
   BOOST_TEST(from_cli["members"] == answers[0]["members"]);
@@ -210,20 +232,21 @@ BOOST_AUTO_TEST_CASE(reading_a_patients_balance_is_recorded_once_per_reader) {
   TempDir dir;
   TestServer s(dir.path());
   std::string admin = Populate(s);
-  std::string auditor = s.Call("POST", kBase + "/tokens", admin, json{{"role", "auditor"}}).body["token"];
+  std::string auditor =
+      s.Call("POST", kBase + "/tokens", admin, json{{"role", "auditor"}}).body["token"];
   for (int i = 0; i < 3; ++i) {
     BOOST_REQUIRE(s.Call("GET", kBase + "/accounts/G/balance", auditor).status == 200);
     BOOST_REQUIRE(s.Call("GET", kBase + "/accounts/G/balance", admin).status == 200);
   }
   std::vector<std::string> readers;
   BOOST_REQUIRE(ForEachEvent(s.app().log(), "audit-dental", [&](uint64_t, const Event& e) {
-    if (auto* a = std::get_if<RecordAccessed>(&e.payload)) {
-      BOOST_TEST(a->resource == "balance");
-      BOOST_TEST(a->patient_id == "G");
-      readers.push_back(e.actor);
-    }
-    return true;
-  }).ok());
+                  if (auto* a = std::get_if<RecordAccessed>(&e.payload)) {
+                    BOOST_TEST(a->resource == "balance");
+                    BOOST_TEST(a->patient_id == "G");
+                    readers.push_back(e.actor);
+                  }
+                  return true;
+                }).ok());
   BOOST_TEST(readers.size() == 2u);  // the auditor once, the admin once
   if (readers.size() == 2) BOOST_TEST(readers[0] != readers[1]);
 }

@@ -23,10 +23,10 @@
 #include "test_util.h"
 
 using namespace remit;
-using remit::testing::TempDir;
+using nlohmann::json;
 using remit::testing::FreePort;
 using remit::testing::RunCommand;
-using nlohmann::json;
+using remit::testing::TempDir;
 
 namespace {
 
@@ -37,8 +37,9 @@ struct Server {
     out_path = data + ".out";
     pid = fork();
     if (pid == 0) {
-      std::string cmd = std::string(REMIT_BINARY) + " serve --data " + data + " --listen 127.0.0.1:" +
-                        std::to_string(port) + " " + extra + " > " + out_path + " 2>&1";
+      std::string cmd = std::string(REMIT_BINARY) + " serve --data " + data +
+                        " --listen 127.0.0.1:" + std::to_string(port) + " " + extra + " > " +
+                        out_path + " 2>&1";
       execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -91,12 +92,13 @@ BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
     BOOST_REQUIRE(at != std::string::npos);
     admin = out.substr(at + 19, out.find('\n', at) - at - 19);
 
-    struct stat st{};
+    struct stat st {};
     BOOST_REQUIRE(stat((data + "/operator-token").c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 0777) == 0600u);
 
-    auto bal = HttpCall("127.0.0.1", port, "GET", "/api/v1/practices/demo-dental/accounts/P100/balance", "",
-                        {{"Authorization", "Bearer " + admin}});
+    auto bal =
+        HttpCall("127.0.0.1", port, "GET", "/api/v1/practices/demo-dental/accounts/P100/balance",
+                 "", {{"Authorization", "Bearer " + admin}});
     BOOST_REQUIRE(bal.ok());
     BOOST_TEST(bal->status == 200);
     auto j = json::parse(bal->body);
@@ -119,28 +121,37 @@ BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
     std::string secret(raw, raw_len);
     free(raw);
     const std::string portal = "/api/v1/portal/demo-dental";
-    auto id = HttpCall("127.0.0.1", port, "POST", portal + "/identity-check",
-                       json{{"username", username}, {"method", "phone"}, {"value", "5550102030"}}.dump());
+    auto id =
+        HttpCall("127.0.0.1", port, "POST", portal + "/identity-check",
+                 json{{"username", username}, {"method", "phone"}, {"value", "5550102030"}}.dump());
     BOOST_REQUIRE(id.ok());
     BOOST_REQUIRE_EQUAL(id->status, 200);
     auto login = HttpCall("127.0.0.1", port, "POST", portal + "/login",
                           json{{"identity_token", json::parse(id->body)["identity_token"]},
-                               {"username", username}, {"password", password}}.dump());
+                               {"username", username},
+                               {"password", password}}
+                              .dump());
     BOOST_REQUIRE_EQUAL(login->status, 200);
     auto verify = HttpCall("127.0.0.1", port, "POST", portal + "/login/verify",
                            json{{"challenge_token", json::parse(login->body)["challenge_token"]},
-                                {"code", TotpCode(secret, NowMicros() / 1000000)}}.dump());
+                                {"code", TotpCode(secret, NowMicros() / 1000000)}}
+                               .dump());
     BOOST_REQUIRE_EQUAL(verify->status, 200);
-    auto mine = HttpCall("127.0.0.1", port, "GET", portal + "/me/balances", "",
-                         {{"Authorization", "Bearer " + json::parse(verify->body)["session_token"].get<std::string>()}});
+    auto mine =
+        HttpCall("127.0.0.1", port, "GET", portal + "/me/balances", "",
+                 {{"Authorization",
+                   "Bearer " + json::parse(verify->body)["session_token"].get<std::string>()}});
     BOOST_TEST(json::parse(mine->body)["amount_due_cents"] == 46000);
     std::string session = json::parse(verify->body)["session_token"];
-    auto card = HttpCall("127.0.0.1", port, "POST", "/sandbox-gateway/v1/tokens",
-                         json{{"number", "5555555555554444"}, {"exp_month", 3}, {"exp_year", 2032}, {"cvc", "8642"}}.dump());
+    auto card = HttpCall(
+        "127.0.0.1", port, "POST", "/sandbox-gateway/v1/tokens",
+        json{{"number", "5555555555554444"}, {"exp_month", 3}, {"exp_year", 2032}, {"cvc", "8642"}}
+            .dump());
     BOOST_REQUIRE_EQUAL(card->status, 201);
-    auto paid = HttpCall("127.0.0.1", port, "POST", portal + "/me/payments",
-                         json{{"amount_cents", 1234}, {"card_token", json::parse(card->body)["card_token"]}}.dump(),
-                         {{"Authorization", "Bearer " + session}, {"Idempotency-Key", "cli-pay"}});
+    auto paid = HttpCall(
+        "127.0.0.1", port, "POST", portal + "/me/payments",
+        json{{"amount_cents", 1234}, {"card_token", json::parse(card->body)["card_token"]}}.dump(),
+        {{"Authorization", "Bearer " + session}, {"Idempotency-Key", "cli-pay"}});
     BOOST_TEST(paid->status == 201);
     // The server's own output never shows a card number or a session token.
     std::string log = s.Output();
@@ -151,10 +162,11 @@ BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
     // token create talks to the running server; its last line is the token.
     std::string tout;
     BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " token create --data " + data +
-                       " --practice demo-dental --role auditor",
-                   &tout) == 0);
+                              " --practice demo-dental --role auditor",
+                          &tout) == 0);
     std::string token = LastLine(tout);
-    auto who = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + token}});
+    auto who = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "",
+                        {{"Authorization", "Bearer " + token}});
     BOOST_REQUIRE(who.ok());
     BOOST_TEST(json::parse(who->body)["role"] == "auditor");
     BOOST_TEST(s.Stop() == 0);
@@ -163,25 +175,27 @@ BOOST_AUTO_TEST_CASE(serve_demo_token_create_and_sigterm) {
   // With the server stopped, token create opens the data directory itself.
   std::string tout;
   BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " token create --data " + data +
-                     " --practice demo-dental --role staff",
-                 &tout) == 0);
+                            " --practice demo-dental --role staff",
+                        &tout) == 0);
   std::string offline = LastLine(tout);
   std::string bad;
   BOOST_TEST(RunCommand(std::string(REMIT_BINARY) + " token create --data " + data +
-                     " --practice no-such-practice --role staff 2>/dev/null",
-                 &bad) != 0);
+                            " --practice no-such-practice --role staff 2>/dev/null",
+                        &bad) != 0);
   {
     // A second start: the demo is not loaded again, the same operator token is kept, and both
     // tokens still work.
     Server s(data, port, "--demo");
     BOOST_TEST(s.Output().find("operator token") == std::string::npos);
     for (const auto& t : {admin, offline}) {
-      auto who = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + t}});
+      auto who = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "",
+                          {{"Authorization", "Bearer " + t}});
       BOOST_REQUIRE(who.ok());
       BOOST_TEST(who->status == 200);
     }
-    auto bal = HttpCall("127.0.0.1", port, "GET", "/api/v1/practices/demo-dental/accounts/P100/balance", "",
-                        {{"Authorization", "Bearer " + admin}});
+    auto bal =
+        HttpCall("127.0.0.1", port, "GET", "/api/v1/practices/demo-dental/accounts/P100/balance",
+                 "", {{"Authorization", "Bearer " + admin}});
     BOOST_TEST(json::parse(bal->body)["total_balance_cents"] == 46000);  // demo loaded once
   }
 }
@@ -199,7 +213,8 @@ BOOST_AUTO_TEST_CASE(the_data_directory_is_private) {
   std::filesystem::permissions(data + "/old/notes.txt", std::filesystem::perms(0644));
   int port = FreePort();
   Server server(data, port, "--demo");
-  BOOST_TEST(server.Output().find("could be read by other users") != std::string::npos, server.Output());
+  BOOST_TEST(server.Output().find("could be read by other users") != std::string::npos,
+             server.Output());
   BOOST_TEST(server.Stop() == 0);
   size_t dirs = 0, files = 0;
   auto mode = [](const std::filesystem::path& p) {
@@ -246,23 +261,31 @@ BOOST_AUTO_TEST_CASE(a_data_directory_that_cannot_be_made_private_is_refused) {
 BOOST_AUTO_TEST_CASE(serve_over_tls) {
   TempDir dir;
   std::string out;
-  BOOST_REQUIRE_MESSAGE(RunCommand("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout " +
-                                       dir.path() + "/key.pem -out " + dir.path() + "/cert.pem 2>&1", &out) == 0, out);
+  BOOST_REQUIRE_MESSAGE(
+      RunCommand("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout " +
+                     dir.path() + "/key.pem -out " + dir.path() + "/cert.pem 2>&1",
+                 &out) == 0,
+      out);
   std::string remit = REMIT_BINARY, data = dir.path() + "/data";
   std::string got;
-  BOOST_TEST(RunCommand(remit + " serve --data " + data + " --tls-cert " + dir.path() + "/cert.pem 2>&1", &got) == 2);
+  BOOST_TEST(
+      RunCommand(remit + " serve --data " + data + " --tls-cert " + dir.path() + "/cert.pem 2>&1",
+                 &got) == 2);
   BOOST_TEST(got.find("go together") != std::string::npos, got);
   got.clear();
-  BOOST_TEST(RunCommand(remit + " serve --data " + data + " --tls-cert " + dir.path() + "/cert.pem --tls-key " +
-                            dir.path() + "/key.pem --kafka-brokers 127.0.0.1:1 2>&1", &got) == 2);
+  BOOST_TEST(RunCommand(remit + " serve --data " + data + " --tls-cert " + dir.path() +
+                            "/cert.pem --tls-key " + dir.path() +
+                            "/key.pem --kafka-brokers 127.0.0.1:1 2>&1",
+                        &got) == 2);
   BOOST_TEST(got.find("not built for Kafka mode") != std::string::npos, got);
 
   int port = FreePort();
   std::string log = dir.path() + "/serve.out";
   pid_t pid = fork();
   if (pid == 0) {
-    std::string cmd = "exec " + remit + " serve --data " + data + " --listen 127.0.0.1:" + std::to_string(port) +
-                      " --tls-cert " + dir.path() + "/cert.pem --tls-key " + dir.path() + "/key.pem > " + log + " 2>&1";
+    std::string cmd = "exec " + remit + " serve --data " + data +
+                      " --listen 127.0.0.1:" + std::to_string(port) + " --tls-cert " + dir.path() +
+                      "/cert.pem --tls-key " + dir.path() + "/key.pem > " + log + " 2>&1";
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -272,7 +295,9 @@ BOOST_AUTO_TEST_CASE(serve_over_tls) {
     std::ifstream in(log);
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
-  BOOST_TEST(text.find("remit is serving on https://127.0.0.1:" + std::to_string(port)) != std::string::npos, text);
+  BOOST_TEST(text.find("remit is serving on https://127.0.0.1:" + std::to_string(port)) !=
+                 std::string::npos,
+             text);
   // Plain HTTP gets no answer from it.
   auto plain = HttpCall("127.0.0.1", port, "GET", "/healthz", "", {}, std::chrono::seconds(3));
   BOOST_TEST(!(plain.ok() && plain->status == 200));
@@ -291,12 +316,14 @@ BOOST_AUTO_TEST_CASE(shared_operator_token_file) {
   std::string token;
   std::getline(in, token);
   BOOST_TEST(token.size() >= 32u);
-  auto who = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + token}});
+  auto who = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "",
+                      {{"Authorization", "Bearer " + token}});
   BOOST_REQUIRE(who.ok());
   BOOST_TEST(json::parse(who->body)["kind"] == "operator");
   BOOST_TEST(a.Stop() == 0);
   Server b(dir.path() + "/b", port, "--operator-token-file " + file);
-  auto again = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + token}});
+  auto again = HttpCall("127.0.0.1", port, "GET", "/api/v1/whoami", "",
+                        {{"Authorization", "Bearer " + token}});
   BOOST_TEST(json::parse(again->body)["kind"] == "operator");
 }
 
@@ -309,12 +336,14 @@ BOOST_AUTO_TEST_CASE(sigterm_ends_the_server_within_5_s_while_clients_hold_conne
   Server s(dir.path() + "/d", port, "");
   boost::asio::io_context ioc;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> held;
-  boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
+  boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"),
+                                    static_cast<unsigned short>(port));
   for (int i = 0; i < 200; ++i) {
     auto c = std::make_unique<boost::asio::ip::tcp::socket>(ioc);
     boost::system::error_code ec;
     c->connect(ep, ec);
-    if (i % 2 == 0) boost::asio::write(*c, boost::asio::buffer(std::string("GET /heal")), ec);  // half a request
+    if (i % 2 == 0)
+      boost::asio::write(*c, boost::asio::buffer(std::string("GET /heal")), ec);  // half a request
     if (i == 199) {
       // A client that asks for much and reads nothing.
       std::string many;
@@ -335,19 +364,24 @@ BOOST_AUTO_TEST_CASE(sigterm_ends_the_server_within_5_s_while_clients_hold_conne
 // serves exactly what was acknowledged before the backup, and verifies.
 BOOST_AUTO_TEST_CASE(backup_while_serving_and_restore) {
   TempDir dir;
-  const std::string data = dir.path() + "/d", backup = dir.path() + "/b", restored = dir.path() + "/r";
+  const std::string data = dir.path() + "/d", backup = dir.path() + "/b",
+                    restored = dir.path() + "/r";
   const std::string remit = REMIT_BINARY;
   const std::string base = "/api/v1/practices/demo-dental";
   int port = FreePort();
   std::string admin;
   auto charge = [&](int p, const std::string& id) {
     return HttpCall("127.0.0.1", p, "POST", base + "/charges",
-                    json{{"charge_id", id}, {"patient_id", "P100"}, {"amount_cents", 700},
-                         {"service_date", "2026-11-02"}}.dump(),
+                    json{{"charge_id", id},
+                         {"patient_id", "P100"},
+                         {"amount_cents", 700},
+                         {"service_date", "2026-11-02"}}
+                        .dump(),
                     {{"Authorization", "Bearer " + admin}});
   };
   auto balance = [&](int p) {
-    auto r = HttpCall("127.0.0.1", p, "GET", base + "/accounts/P100/balance", "", {{"Authorization", "Bearer " + admin}});
+    auto r = HttpCall("127.0.0.1", p, "GET", base + "/accounts/P100/balance", "",
+                      {{"Authorization", "Bearer " + admin}});
     return r.ok() ? json::parse(r->body)["total_balance_cents"].get<int64_t>() : -1;
   };
   int64_t at_backup = 0;
@@ -375,16 +409,21 @@ BOOST_AUTO_TEST_CASE(backup_while_serving_and_restore) {
     BOOST_REQUIRE_EQUAL(charge(port, "AFTER")->status, 201);
     // A second backup never writes over the first.
     std::string again;
-    BOOST_TEST(RunCommand(remit + " backup --data " + data + " --to " + backup + " 2>&1", &again) == 1);
+    BOOST_TEST(RunCommand(remit + " backup --data " + data + " --to " + backup + " 2>&1", &again) ==
+               1);
     at_backup = balance(port) - 700;  // everything but AFTER
     BOOST_TEST(s.Stop() == 0);
   }
   std::string got;
   BOOST_TEST(RunCommand(remit + " audit verify --data " + backup + " 2>&1", &got) == 0, got);
   got.clear();
-  BOOST_TEST(RunCommand(remit + " restore --from " + backup + " --data " + restored + " 2>&1", &got) == 0, got);
+  BOOST_TEST(
+      RunCommand(remit + " restore --from " + backup + " --data " + restored + " 2>&1", &got) == 0,
+      got);
   got.clear();
-  BOOST_TEST(RunCommand(remit + " restore --from " + backup + " --data " + restored + " 2>&1", &got) == 1, got);
+  BOOST_TEST(
+      RunCommand(remit + " restore --from " + backup + " --data " + restored + " 2>&1", &got) == 1,
+      got);
   {
     Server s(restored, port, "");
     // The restored directory holds the backup's point: AFTER is not in it; the token works.
@@ -398,7 +437,9 @@ BOOST_AUTO_TEST_CASE(backup_while_serving_and_restore) {
   }
   // A stopped directory is backed up directly.
   std::string stopped;
-  BOOST_TEST(RunCommand(remit + " backup --data " + data + " --to " + dir.path() + "/b2 2>&1", &stopped) == 0, stopped);
+  BOOST_TEST(RunCommand(remit + " backup --data " + data + " --to " + dir.path() + "/b2 2>&1",
+                        &stopped) == 0,
+             stopped);
   BOOST_TEST(stopped.find("backup in ") != std::string::npos, stopped);
 }
 
@@ -419,18 +460,22 @@ BOOST_AUTO_TEST_CASE(unknown_flags_and_bad_values_are_refused_with_status_2) {
     std::string args, says;
   };
   std::vector<Case> cases = {
-      {"serve --data " + data + " --listen 127.0.0.1:1 --bogus-flag x", "unknown flag --bogus-flag"},
-      {"serve --data " + data + " --listen 127.0.0.1:1 --kafka-broker 127.0.0.1:9092", "unknown flag --kafka-broker"},
+      {"serve --data " + data + " --listen 127.0.0.1:1 --bogus-flag x",
+       "unknown flag --bogus-flag"},
+      {"serve --data " + data + " --listen 127.0.0.1:1 --kafka-broker 127.0.0.1:9092",
+       "unknown flag --kafka-broker"},
       {"serve --data " + data + " --listen", "--listen needs a value"},
       {"serve --data " + data + " --demo=yes", "--demo takes no value"},
       {"serve --data " + data + " --data " + data, "--data is given twice"},
       {"serve --data " + data + " --storage-check-s 0", "--storage-check-s takes a whole number"},
       {"serve --data " + data + " stray", "unexpected argument 'stray'"},
-      {"token create --data " + data + " --practice p --role admin --rol staff", "unknown flag --rol"},
+      {"token create --data " + data + " --practice p --role admin --rol staff",
+       "unknown flag --rol"},
       {"audit verify --data " + data + " --practise p", "unknown flag --practise"},
       {"kafka-dev --brokers 12", "--brokers takes a whole number from 1 to 9"},
       {"bench log --events lots", "--events takes a whole number"},
-      {"replay --data " + data + " --out " + data + "2 --to-offset -1", "--to-offset takes a whole number"},
+      {"replay --data " + data + " --out " + data + "2 --to-offset -1",
+       "--to-offset takes a whole number"},
   };
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT(c.args) {
@@ -444,13 +489,15 @@ BOOST_AUTO_TEST_CASE(unknown_flags_and_bad_values_are_refused_with_status_2) {
   // Help names every flag of every command.
   std::string help;
   BOOST_TEST(RunCommand(remit + " help", &help) == 0);
-  for (const char* c : {"serve", "token create", "audit verify", "audit export", "replay", "bench", "kafka-dev"}) {
+  for (const char* c :
+       {"serve", "token create", "audit verify", "audit export", "replay", "bench", "kafka-dev"}) {
     BOOST_TEST(help.find(c) != std::string::npos, c);
   }
   std::string serve_help;
   BOOST_TEST(RunCommand(remit + " serve --help", &serve_help) == 0);
-  for (const char* f : {"--data", "--listen", "--public-url", "--demo", "--operator-token-file", "--secrets-key",
-                        "--read-only", "--storage-check-s", "--kafka-brokers", "--kafka-topics", "--kafka-group"}) {
+  for (const char* f :
+       {"--data", "--listen", "--public-url", "--demo", "--operator-token-file", "--secrets-key",
+        "--read-only", "--storage-check-s", "--kafka-brokers", "--kafka-topics", "--kafka-group"}) {
     BOOST_TEST(serve_help.find(f) != std::string::npos, f);
   }
   std::string same;
@@ -472,7 +519,8 @@ BOOST_AUTO_TEST_CASE(kafka_dev_prints_a_bootstrap_address_that_answers) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::ifstream in(out_path);
     std::string all((std::istreambuf_iterator<char>(in)), {});
-    if (all.find("bootstrap servers:\n") != std::string::npos && all.back() == '\n') last = LastLine(all);
+    if (all.find("bootstrap servers:\n") != std::string::npos && all.back() == '\n')
+      last = LastLine(all);
   }
   BOOST_REQUIRE_MESSAGE(last.find(':') != std::string::npos, "no bootstrap address printed");
   // Three brokers, each listening.
@@ -486,7 +534,8 @@ BOOST_AUTO_TEST_CASE(kafka_dev_prints_a_bootstrap_address_that_answers) {
     boost::asio::ip::tcp::socket sock(ioc);
     boost::system::error_code ec;
     sock.connect({boost::asio::ip::make_address(broker.substr(0, c)),
-                  static_cast<unsigned short>(std::stoi(broker.substr(c + 1)))}, ec);
+                  static_cast<unsigned short>(std::stoi(broker.substr(c + 1)))},
+                 ec);
     BOOST_TEST(!ec, broker << ": " << ec.message());
     ++brokers;
   }

@@ -12,23 +12,23 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include <boost/test/unit_test.hpp>
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include "adapters/http/http_client.h"
 #include "adapters/crypto/secrets.h"
+#include "adapters/http/http_client.h"
 #include "kafka_util.h"
 #include "test_util.h"
 
 using namespace remit;
+using nlohmann::json;
 using remit::testing::Cluster;
 using remit::testing::TempDir;
-using nlohmann::json;
 
 namespace {
 
@@ -99,10 +99,10 @@ class Deployment {
                         " --listen 127.0.0.1:0 --kafka-brokers " + Cluster().bootstrap_servers() +
                         // As behind a load balancer: a public name the processes cannot resolve.
                         // Forwarding between them must use each one's advertised (listen) URL.
-                        " --public-url http://portal.test:8080" +
-                        " --kafka-topics " + prefix_ + " --kafka-group " + prefix_ +
-                        " --operator-token-file " + dir_.path() + "/operator-token" +
-                        " --secrets-key " + dir_.path() + "/secrets.key > " + out + " 2>&1";
+                        " --public-url http://portal.test:8080" + " --kafka-topics " + prefix_ +
+                        " --kafka-group " + prefix_ + " --operator-token-file " + dir_.path() +
+                        "/operator-token" + " --secrets-key " + dir_.path() + "/secrets.key > " +
+                        out + " 2>&1";
       execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -177,30 +177,46 @@ PracticeSetup Prepare(Deployment& d, const std::string& id, size_t first) {
   std::string base = "/api/v1/practices/" + id, portal = "/api/v1/portal/" + id;
   auto via = [&](size_t k) { return (first + k) % d.size(); };
   BOOST_REQUIRE_EQUAL(d.Call(via(0), "POST", "/api/v1/practices", d.operator_token(),
-                             json{{"practice_id", id}, {"name", id}, {"currency", "USD"}}).status, 201);
+                             json{{"practice_id", id}, {"name", id}, {"currency", "USD"}})
+                          .status,
+                      201);
   auto tok = d.Call(via(1), "POST", base + "/tokens", d.operator_token(), json{{"role", "admin"}});
   BOOST_REQUIRE_EQUAL(tok.status, 201);
   p.admin = tok.body["token"];
   BOOST_REQUIRE_EQUAL(d.Call(via(2), "PUT", base + "/settings", p.admin,
-                             json{{"portal_payments_enabled", true}, {"auto_post_to_ledger", true}}).status, 200);
+                             json{{"portal_payments_enabled", true}, {"auto_post_to_ledger", true}})
+                          .status,
+                      200);
   BOOST_REQUIRE_EQUAL(d.Call(via(0), "PUT", base + "/patients/P1", p.admin,
-                             json{{"first_name", "Jane"}, {"last_name", "Doe"}, {"phone", "(555) 010-2030"},
-                                  {"date_of_birth", "1985-04-12"}}).status, 201);
+                             json{{"first_name", "Jane"},
+                                  {"last_name", "Doe"},
+                                  {"phone", "(555) 010-2030"},
+                                  {"date_of_birth", "1985-04-12"}})
+                          .status,
+                      201);
   p.charged_cents = 10000000;
   BOOST_REQUIRE_EQUAL(d.Call(via(1), "POST", base + "/charges", p.admin,
-                             json{{"charge_id", "C1"}, {"patient_id", "P1"}, {"amount_cents", p.charged_cents},
-                                  {"service_date", "2026-09-01"}}).status, 201);
+                             json{{"charge_id", "C1"},
+                                  {"patient_id", "P1"},
+                                  {"amount_cents", p.charged_cents},
+                                  {"service_date", "2026-09-01"}})
+                          .status,
+                      201);
   auto invite = d.Call(via(2), "POST", base + "/patients/P1/portal-invites", p.admin);
   BOOST_REQUIRE_EQUAL(invite.status, 201);
   auto enrolled = d.Call(via(0), "POST", portal + "/enroll", "",
-                         json{{"invite_code", invite.body["invite_code"]}, {"username", "jane"}, {"password", kPassword}});
+                         json{{"invite_code", invite.body["invite_code"]},
+                              {"username", "jane"},
+                              {"password", kPassword}});
   BOOST_REQUIRE_EQUAL(enrolled.status, 201);
   std::string secret = Base32Decode(enrolled.body["totp_secret_base32"]);
-  auto identity = d.Call(via(1), "POST", portal + "/identity-check", "",
-                         json{{"username", "jane"}, {"method", "phone"}, {"value", "555.010.2030"}});
+  auto identity =
+      d.Call(via(1), "POST", portal + "/identity-check", "",
+             json{{"username", "jane"}, {"method", "phone"}, {"value", "555.010.2030"}});
   BOOST_REQUIRE_EQUAL(identity.status, 200);
   auto login = d.Call(via(2), "POST", portal + "/login", "",
-                      json{{"identity_token", identity.body["identity_token"]}, {"username", "jane"},
+                      json{{"identity_token", identity.body["identity_token"]},
+                           {"username", "jane"},
                            {"password", kPassword}});
   BOOST_REQUIRE_EQUAL(login.status, 200);
   auto verified = d.Call(via(0), "POST", portal + "/login/verify", "",
@@ -244,7 +260,10 @@ void Scenario(int processes, const std::function<void(Deployment&)>& mid_load) {
         size_t via = (static_cast<size_t>(c + k) + attempt) % d.size();
         if (!d.alive(via)) continue;
         auto t = d.Call(via, "POST", "/sandbox-gateway/v1/tokens", "",
-                        json{{"number", "4242424242424242"}, {"exp_month", 12}, {"exp_year", 2030}, {"cvc", "123"}});
+                        json{{"number", "4242424242424242"},
+                             {"exp_month", 12},
+                             {"exp_year", 2030},
+                             {"cvc", "123"}});
         if (t.status == 201) card = t.body["card_token"];
       }
       if (card.is_null()) {
@@ -290,7 +309,8 @@ void Scenario(int processes, const std::function<void(Deployment&)>& mid_load) {
     for (size_t i = 0; i < d.size(); ++i) {
       std::istringstream lines(ReadAll(d.proc(i).data + ".out"));
       for (std::string line; std::getline(lines, line);) {
-        if (line.find("Kafka store") != std::string::npos) std::fprintf(stderr, "node%zu: %s\n", i, line.c_str());
+        if (line.find("Kafka store") != std::string::npos)
+          std::fprintf(stderr, "node%zu: %s\n", i, line.c_str());
       }
     }
   }
@@ -298,8 +318,8 @@ void Scenario(int processes, const std::function<void(Deployment&)>& mid_load) {
   BOOST_REQUIRE(faulted.load());  // the fault happened mid-load
   size_t total = 0;
   for (const auto& [id, ids] : acked) total += ids.size();
-  BOOST_TEST_MESSAGE(processes << " processes: " << total << " payments acknowledged, " << retries.load()
-                                << " retries");
+  BOOST_TEST_MESSAGE(processes << " processes: " << total << " payments acknowledged, "
+                               << retries.load() << " retries");
   BOOST_TEST(total == 48u);  // every client request was acknowledged in the end
 
   // Let every survivor take in the whole log.
@@ -337,8 +357,10 @@ void Scenario(int processes, const std::function<void(Deployment&)>& mid_load) {
       // Every acknowledged payment exactly once: one payment_succeeded and one posting each.
       std::map<std::string, int> succeeded, posted;
       for (json after = nullptr;;) {
-        auto ev = d.Call(i, "GET", "/api/v1/practices/" + p.id + "/events?limit=500" +
-                                       (after.is_null() ? "" : "&after=" + after.dump()), p.admin);
+        auto ev = d.Call(i, "GET",
+                         "/api/v1/practices/" + p.id + "/events?limit=500" +
+                             (after.is_null() ? "" : "&after=" + after.dump()),
+                         p.admin);
         BOOST_REQUIRE_EQUAL(ev.status, 200);
         for (const auto& e : ev.body["items"]) {
           std::string type = e.value("type", "");
@@ -349,7 +371,8 @@ void Scenario(int processes, const std::function<void(Deployment&)>& mid_load) {
         if (after.is_null()) break;
       }
       for (const auto& id : acked[p.id]) {
-        BOOST_TEST(succeeded[id] == 1, p.id << " " << id << " succeeded " << succeeded[id] << " times");
+        BOOST_TEST(succeeded[id] == 1,
+                   p.id << " " << id << " succeeded " << succeeded[id] << " times");
         BOOST_TEST(posted[id] == 1, p.id << " " << id << " posted " << posted[id] << " times");
       }
       BOOST_TEST(succeeded.size() == acked[p.id].size());
@@ -367,13 +390,14 @@ void Scenario(int processes, const std::function<void(Deployment&)>& mid_load) {
   TempDir rebuilt;
   for (size_t i : survivors) {
     std::string out = rebuilt.path() + "/r" + std::to_string(i);
-    std::string cmd = std::string(REMIT_BINARY) + " replay --data " + d.proc(i).data + " --out " + out +
-                      " > /dev/null 2>&1 && " + REMIT_BINARY + " replay --compare " + d.proc(i).data +
-                      " " + out + " > " + out + ".cmp 2>&1";
+    std::string cmd = std::string(REMIT_BINARY) + " replay --data " + d.proc(i).data + " --out " +
+                      out + " > /dev/null 2>&1 && " + REMIT_BINARY + " replay --compare " +
+                      d.proc(i).data + " " + out + " > " + out + ".cmp 2>&1";
     BOOST_TEST(std::system(cmd.c_str()) == 0, ReadAll(out + ".cmp"));
   }
-  std::string cmd = std::string(REMIT_BINARY) + " replay --compare " + d.proc(survivors[0]).data + " " +
-                    d.proc(survivors.back()).data + " > " + rebuilt.path() + "/cross.cmp 2>&1";
+  std::string cmd = std::string(REMIT_BINARY) + " replay --compare " + d.proc(survivors[0]).data +
+                    " " + d.proc(survivors.back()).data + " > " + rebuilt.path() +
+                    "/cross.cmp 2>&1";
   BOOST_TEST(std::system(cmd.c_str()) == 0, ReadAll(rebuilt.path() + "/cross.cmp"));
   // A process leaves the group cleanly when asked to stop.
   BOOST_TEST(d.Stop(survivors[0]) == 0);

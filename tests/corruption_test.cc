@@ -14,19 +14,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <rocksdb/db.h>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
-#include <rocksdb/db.h>
 #include <thread>
 
 #include "test_util.h"
 
 using namespace remit;
-using remit::testing::TempDir;
+using nlohmann::json;
 using remit::testing::FreePort;
 using remit::testing::RunCommand;
-using nlohmann::json;
+using remit::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -63,8 +63,9 @@ struct Serve {
     fs::remove(out_path);  // never read an earlier start's output as this one's
     pid = fork();
     if (pid == 0) {
-      std::string cmd = std::string(REMIT_BINARY) + " serve --data " + data + " --listen 127.0.0.1:" +
-                        std::to_string(port) + " " + extra + " > " + out_path + " 2>&1";
+      std::string cmd = std::string(REMIT_BINARY) + " serve --data " + data +
+                        " --listen 127.0.0.1:" + std::to_string(port) + " " + extra + " > " +
+                        out_path + " 2>&1";
       execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -89,9 +90,10 @@ struct Serve {
   }
   ~Serve() { Stop(SIGKILL); }
   Reply Call(const std::string& method, const std::string& target, const std::string& token,
-                       const json& body = nullptr, std::map<std::string, std::string> headers = {}) {
+             const json& body = nullptr, std::map<std::string, std::string> headers = {}) {
     if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-    auto r = HttpCall("127.0.0.1", port, method, target, body.is_null() ? "" : body.dump(), headers);
+    auto r =
+        HttpCall("127.0.0.1", port, method, target, body.is_null() ? "" : body.dump(), headers);
     if (!r.ok()) return {0, json(), r.status().ToString()};
     return {r->status, json::parse(r->body, nullptr, false), r->body};
   }
@@ -115,8 +117,8 @@ void Flush(const std::string& dir) {
 
 struct Acknowledged {
   std::string admin;
-  json events;    // every event of the demo practice, as GET /events answered
-  json balance;   // the demo family's view
+  json events;   // every event of the demo practice, as GET /events answered
+  json balance;  // the demo family's view
 };
 
 const std::string kBase = "/api/v1/practices/demo-dental";
@@ -140,21 +142,28 @@ void Writes(Serve& s, const std::string& admin, int round) {
   for (int i = 0; i < 5; ++i) {
     std::string id = "R" + std::to_string(round) + "C" + std::to_string(i);
     auto r = s.Call("POST", kBase + "/charges", admin,
-                    json{{"charge_id", id}, {"patient_id", "P100"}, {"amount_cents", 1000 + i},
-                         {"description", "Cleaning"}, {"service_date", "2026-11-0" + std::to_string(1 + i)}},
+                    json{{"charge_id", id},
+                         {"patient_id", "P100"},
+                         {"amount_cents", 1000 + i},
+                         {"description", "Cleaning"},
+                         {"service_date", "2026-11-0" + std::to_string(1 + i)}},
                     {{"Idempotency-Key", "key-" + id}});
-    BOOST_REQUIRE_MESSAGE(r.status == 201, r.status << " " << r.raw << " port " << s.port << ": " << Slurp(s.out_path));
+    BOOST_REQUIRE_MESSAGE(r.status == 201, r.status << " " << r.raw << " port " << s.port << ": "
+                                                    << Slurp(s.out_path));
   }
-  auto t = s.Call("POST", "/sandbox-gateway/v1/tokens", "",
-                  json{{"number", "4242424242424242"}, {"exp_month", 12}, {"exp_year", 2031}, {"cvc", "123"}});
+  auto t = s.Call(
+      "POST", "/sandbox-gateway/v1/tokens", "",
+      json{{"number", "4242424242424242"}, {"exp_month", 12}, {"exp_year", 2031}, {"cvc", "123"}});
   BOOST_REQUIRE_EQUAL(t.status, 201);
   auto p = s.Call("PUT", kBase + "/patients/N" + std::to_string(round), admin,
                   json{{"first_name", "New"}, {"last_name", "Patient"}, {"phone", "555-0199"}});
   BOOST_REQUIRE_EQUAL(p.status, 201);
-  auto inv = s.Call("POST", kBase + "/patients/N" + std::to_string(round) + "/portal-invites", admin);
+  auto inv =
+      s.Call("POST", kBase + "/patients/N" + std::to_string(round) + "/portal-invites", admin);
   BOOST_REQUIRE_EQUAL(inv.status, 201);
   auto e = s.Call("POST", "/api/v1/portal/demo-dental/enroll", "",
-                  json{{"invite_code", inv.body["invite_code"]}, {"username", "newpatient" + std::to_string(round)},
+                  json{{"invite_code", inv.body["invite_code"]},
+                       {"username", "newpatient" + std::to_string(round)},
                        {"password", "a long passphrase " + std::to_string(round)}});
   BOOST_REQUIRE_EQUAL(e.status, 201);
 }
@@ -206,7 +215,8 @@ BOOST_AUTO_TEST_CASE(a_flipped_byte_anywhere_is_refused_stops_writes_or_changes_
 
   std::vector<std::string> files;
   for (const auto& f : fs::recursive_directory_iterator(pristine)) {
-    if (f.is_regular_file() && f.file_size() > 0) files.push_back(fs::relative(f.path(), pristine).string());
+    if (f.is_regular_file() && f.file_size() > 0)
+      files.push_back(fs::relative(f.path(), pristine).string());
   }
   std::sort(files.begin(), files.end());
   int tries = 0, refused = 0, stopped = 0, intact = 0;
@@ -226,12 +236,14 @@ BOOST_AUTO_TEST_CASE(a_flipped_byte_anywhere_is_refused_stops_writes_or_changes_
             ++refused;
             damaged = true;
             std::string out = Slurp(s.out_path);
-            BOOST_TEST(out.find(trial) != std::string::npos, "the refusal does not name the directory: " << out);
+            BOOST_TEST(out.find(trial) != std::string::npos,
+                       "the refusal does not name the directory: " << out);
           } else {
             Reply h;
             for (int i = 0; i < 400; ++i) {
               h = s.Call("GET", "/healthz", "");
-              if (h.status == 503 || (h.status == 200 && !h.body["storage_checked_at"].is_null())) break;
+              if (h.status == 503 || (h.status == 200 && !h.body["storage_checked_at"].is_null()))
+                break;
               std::this_thread::sleep_for(std::chrono::milliseconds(25));
             }
             if (h.status == 503) {
@@ -239,7 +251,9 @@ BOOST_AUTO_TEST_CASE(a_flipped_byte_anywhere_is_refused_stops_writes_or_changes_
               damaged = true;
               BOOST_TEST(h.body["status"] == "read_only");
               auto w = s.Call("POST", kBase + "/charges", ack.admin,
-                              json{{"charge_id", "AFTER"}, {"patient_id", "P100"}, {"amount_cents", 5},
+                              json{{"charge_id", "AFTER"},
+                                   {"patient_id", "P100"},
+                                   {"amount_cents", 5},
                                    {"service_date", "2026-11-20"}});
               BOOST_TEST(w.status == 503);
               BOOST_TEST(w.body.value("code", "") == "read_only");
@@ -252,7 +266,8 @@ BOOST_AUTO_TEST_CASE(a_flipped_byte_anywhere_is_refused_stops_writes_or_changes_
               BOOST_REQUIRE(now.is_array() && now.size() >= ack.events.size());
               now.erase(now.begin() + static_cast<std::ptrdiff_t>(ack.events.size()), now.end());
               BOOST_TEST(now == ack.events);
-              BOOST_TEST(s.Call("GET", kBase + "/accounts/P100/balance", ack.admin).body == ack.balance);
+              BOOST_TEST(s.Call("GET", kBase + "/accounts/P100/balance", ack.admin).body ==
+                         ack.balance);
             }
             s.Stop(SIGTERM);
           }
@@ -262,16 +277,18 @@ BOOST_AUTO_TEST_CASE(a_flipped_byte_anywhere_is_refused_stops_writes_or_changes_
         fs::copy(pristine, trial, fs::copy_options::recursive);
         FlipByte(trial + "/" + file, pos);
         std::string verify;
-        int code = RunCommand(std::string(REMIT_BINARY) + " audit verify --data " + trial + " 2>&1", &verify);
-        if (damaged) BOOST_TEST(code != 0, "audit verify passed a directory the server refused: " << verify);
+        int code = RunCommand(std::string(REMIT_BINARY) + " audit verify --data " + trial + " 2>&1",
+                              &verify);
+        if (damaged)
+          BOOST_TEST(code != 0, "audit verify passed a directory the server refused: " << verify);
       }
     }
   }
-  BOOST_TEST_MESSAGE("corruption: " << tries << " positions in " << files.size() << " files: " << refused
-                                    << " refused, " << stopped << " stopped writes, " << intact
-                                    << " intact");
-  std::printf("corruption: %d positions in %zu files: %d refused, %d stopped writes, %d intact\n", tries,
-              files.size(), refused, stopped, intact);
+  BOOST_TEST_MESSAGE("corruption: " << tries << " positions in " << files.size()
+                                    << " files: " << refused << " refused, " << stopped
+                                    << " stopped writes, " << intact << " intact");
+  std::printf("corruption: %d positions in %zu files: %d refused, %d stopped writes, %d intact\n",
+              tries, files.size(), refused, stopped, intact);
   BOOST_TEST(refused > 0);
   BOOST_TEST(tries > 50);
 }

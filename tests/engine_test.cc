@@ -24,7 +24,8 @@ PatientUpserted Patient(const std::string& id, const std::string& guarantor = ""
 }
 PatientUpserted Person(const std::string& id, const std::string& first, const std::string& last,
                        const std::string& guarantor = "") {
-  return PatientUpserted{id, first, last, "(555) 010-2030", "a@example.com", "1985-04-12", guarantor};
+  return PatientUpserted{id,           first,    last, "(555) 010-2030", "a@example.com",
+                         "1985-04-12", guarantor};
 }
 ChargePosted Charge(const std::string& id, const std::string& patient, Cents c,
                     const std::string& date = "2026-01-01") {
@@ -111,11 +112,12 @@ std::vector<Step> operator+(std::vector<Step> a, const std::vector<Step>& b) {
 
 // An enrolled Jane ("jane") with an identity grant "id1".
 std::vector<Step> Enrolled() {
-  return Families() + std::vector<Step>{
-      {IssueInvite{"G", "inv1", int64_t{1} << 60}, ""},
-      {Enroll{"inv1", "jane", "sec1"}, "", 1, "portal_enrolled"},
-      {CheckIdentity{"jane", "initials", "JD", "id1"}, "", 1, "identity_verified"},
-  };
+  return Families() +
+         std::vector<Step>{
+             {IssueInvite{"G", "inv1", int64_t{1} << 60}, ""},
+             {Enroll{"inv1", "jane", "sec1"}, "", 1, "portal_enrolled"},
+             {CheckIdentity{"jane", "initials", "JD", "id1"}, "", 1, "identity_verified"},
+         };
 }
 
 }  // namespace
@@ -181,38 +183,44 @@ BOOST_AUTO_TEST_CASE(tokens_and_the_inbox) {
 }
 
 BOOST_AUTO_TEST_CASE(enrolment_invites_and_account_resets) {
-  Run(Families() + std::vector<Step>{
-      {IssueInvite{"G", "inv1", int64_t{1} << 60}, "", 1, "portal_invite_issued"},
-      {Enroll{"nope", "jane", "s0"}, "invalid_invite"},
-      {Enroll{"inv1", "jane", "s1"}, "", 1, "portal_enrolled"},
-      {Enroll{"inv1", "jane", "s2"}, "invalid_invite"},  // used
-      {IssueInvite{"R", "inv2", int64_t{1} << 60}, ""},
-      {Enroll{"inv2", "jane", "s3"}, "username_taken"},
-      {IssueInvite{"R", "inv3", 5}, ""},  // expired by the time it is used
-      {Enroll{"inv3", "rob", "s4"}, "invalid_invite"},
-      // A re-invite of an enrolled patient: its use ends Jane's live sessions.
-      {CheckIdentity{"jane", "initials", "JD", "id1"}, ""},
-      {Login{"id1", "jane", true, "ch1"}, "", 1, "password_verified"},
-      {VerifyCode{"ch1", 100, "sess1"}, "", 2, "second_factor_verified session_started"},
-      {IssueInvite{"G", "inv4", int64_t{1} << 60}, ""},
-      {Enroll{"inv4", "jane2", "s5"}, "", 2, "portal_enrolled session_ended"},
-      {Logout{"sess1", "logout"}, "unchanged"},  // already ended by the reset
-      {Logout{"nope", "logout"}, "unauthorized"},
-  });
+  Run(Families() +
+      std::vector<Step>{
+          {IssueInvite{"G", "inv1", int64_t{1} << 60}, "", 1, "portal_invite_issued"},
+          {Enroll{"nope", "jane", "s0"}, "invalid_invite"},
+          {Enroll{"inv1", "jane", "s1"}, "", 1, "portal_enrolled"},
+          {Enroll{"inv1", "jane", "s2"}, "invalid_invite"},  // used
+          {IssueInvite{"R", "inv2", int64_t{1} << 60}, ""},
+          {Enroll{"inv2", "jane", "s3"}, "username_taken"},
+          {IssueInvite{"R", "inv3", 5}, ""},  // expired by the time it is used
+          {Enroll{"inv3", "rob", "s4"}, "invalid_invite"},
+          // A re-invite of an enrolled patient: its use ends Jane's live sessions.
+          {CheckIdentity{"jane", "initials", "JD", "id1"}, ""},
+          {Login{"id1", "jane", true, "ch1"}, "", 1, "password_verified"},
+          {VerifyCode{"ch1", 100, "sess1"}, "", 2, "second_factor_verified session_started"},
+          {IssueInvite{"G", "inv4", int64_t{1} << 60}, ""},
+          {Enroll{"inv4", "jane2", "s5"}, "", 2, "portal_enrolled session_ended"},
+          {Logout{"sess1", "logout"}, "unchanged"},  // already ended by the reset
+          {Logout{"nope", "logout"}, "unauthorized"},
+      });
 }
 
 BOOST_AUTO_TEST_CASE(identity_checks_lock_out_after_five_failures) {
-  PracticeState s = Run(Enrolled() + std::vector<Step>{
-      {CheckIdentity{"jane", "initials", "XX", "i1"}, "identity_not_verified", 1, "identity_failed"},
-      {CheckIdentity{"jane", "phone", "5550000000", "i2"}, "identity_not_verified"},
-      {CheckIdentity{"jane", "email", "b@example.com", "i3"}, "identity_not_verified"},
-      {CheckIdentity{"jane", "initials", "ZZ", "i4"}, "identity_not_verified"},
-      {CheckIdentity{"jane", "initials", "YY", "i5"}, "identity_not_verified", 2, "identity_failed locked_out"},
-      {CheckIdentity{"jane", "initials", "JD", "i6"}, "locked_out"},  // even the right answer
-      {CheckIdentity{"jane", "phone", "+1 (555) 010-2030", "i7"}, "", 1, "identity_verified", 16},
-      {CheckIdentity{"jane", "email", "  A@Example.com ", "i8"}, ""},
-      {CheckIdentity{"nobody", "initials", "JD", "i9"}, "identity_not_verified"},
-  });
+  PracticeState s = Run(
+      Enrolled() +
+      std::vector<Step>{
+          {CheckIdentity{"jane", "initials", "XX", "i1"}, "identity_not_verified", 1,
+           "identity_failed"},
+          {CheckIdentity{"jane", "phone", "5550000000", "i2"}, "identity_not_verified"},
+          {CheckIdentity{"jane", "email", "b@example.com", "i3"}, "identity_not_verified"},
+          {CheckIdentity{"jane", "initials", "ZZ", "i4"}, "identity_not_verified"},
+          {CheckIdentity{"jane", "initials", "YY", "i5"}, "identity_not_verified", 2,
+           "identity_failed locked_out"},
+          {CheckIdentity{"jane", "initials", "JD", "i6"}, "locked_out"},  // even the right answer
+          {CheckIdentity{"jane", "phone", "+1 (555) 010-2030", "i7"}, "", 1, "identity_verified",
+           16},
+          {CheckIdentity{"jane", "email", "  A@Example.com ", "i8"}, ""},
+          {CheckIdentity{"nobody", "initials", "JD", "i9"}, "identity_not_verified"},
+      });
   BOOST_TEST(s.identity_grants.count("i7") == 1u);
 }
 
@@ -220,9 +228,11 @@ BOOST_AUTO_TEST_CASE(passwords_lock_out_after_ten_failures) {
   std::vector<Step> steps = Enrolled();
   steps.push_back({Login{"nope", "jane", true, "c0"}, "identity_not_verified"});
   for (int i = 1; i <= 9; ++i) {
-    steps.push_back({Login{"id1", "jane", false, "c"}, "invalid_credentials", 1, "password_failed"});
+    steps.push_back(
+        {Login{"id1", "jane", false, "c"}, "invalid_credentials", 1, "password_failed"});
   }
-  steps.push_back({Login{"id1", "jane", false, "c"}, "invalid_credentials", 2, "password_failed locked_out"});
+  steps.push_back(
+      {Login{"id1", "jane", false, "c"}, "invalid_credentials", 2, "password_failed locked_out"});
   steps.push_back({Login{"id1", "jane", true, "c1"}, "locked_out"});
   // The identity grant has run out meanwhile (10 minutes): confirm again, after the lock.
   steps.push_back({CheckIdentity{"jane", "initials", "JD", "id2"}, "", 1, "", 31});
@@ -232,19 +242,22 @@ BOOST_AUTO_TEST_CASE(passwords_lock_out_after_ten_failures) {
 }
 
 BOOST_AUTO_TEST_CASE(codes_are_single_use_and_limited_per_challenge_and_per_user) {
-  std::vector<Step> steps = Enrolled() + std::vector<Step>{
-      {Login{"id1", "jane", true, "ch1"}, ""},
-      {VerifyCode{"ch1", std::nullopt, "s"}, "invalid_code", 1, "second_factor_failed"},
-      {VerifyCode{"ch1", 100, "sess1"}, "", 2},
-      {VerifyCode{"ch1", 101, "sess2"}, "invalid_code"},  // a challenge is spent once used
-      {CheckIdentity{"jane", "initials", "JD", "id2"}, ""},
-      {Login{"id2", "jane", true, "ch2"}, ""},
-      // The same TOTP step again, on a new challenge: a reused code.
-      {VerifyCode{"ch2", 100, "sess3"}, "invalid_code", 1, "second_factor_failed"},
-      {VerifyCode{"ch2", 99, "sess3"}, "invalid_code"},  // an older step too
-  };
+  std::vector<Step> steps =
+      Enrolled() +
+      std::vector<Step>{
+          {Login{"id1", "jane", true, "ch1"}, ""},
+          {VerifyCode{"ch1", std::nullopt, "s"}, "invalid_code", 1, "second_factor_failed"},
+          {VerifyCode{"ch1", 100, "sess1"}, "", 2},
+          {VerifyCode{"ch1", 101, "sess2"}, "invalid_code"},  // a challenge is spent once used
+          {CheckIdentity{"jane", "initials", "JD", "id2"}, ""},
+          {Login{"id2", "jane", true, "ch2"}, ""},
+          // The same TOTP step again, on a new challenge: a reused code.
+          {VerifyCode{"ch2", 100, "sess3"}, "invalid_code", 1, "second_factor_failed"},
+          {VerifyCode{"ch2", 99, "sess3"}, "invalid_code"},  // an older step too
+      };
   // Five wrong codes void a challenge (two so far on ch2).
-  for (int i = 0; i < 3; ++i) steps.push_back({VerifyCode{"ch2", std::nullopt, "x"}, "invalid_code"});
+  for (int i = 0; i < 3; ++i)
+    steps.push_back({VerifyCode{"ch2", std::nullopt, "x"}, "invalid_code"});
   steps.push_back({VerifyCode{"ch2", 102, "sess4"}, "invalid_code"});  // voided, right code or not
   // Ten wrong codes of a username in 15 minutes, across challenges, lock its second factor:
   // five on ch2 (ch1's was forgotten when ch1 succeeded), four on ch3, the tenth on ch4.
@@ -273,32 +286,36 @@ BOOST_AUTO_TEST_CASE(payments_allocate_oldest_first_across_the_family) {
   saved.payment_id = "p3";
   saved.amount_cents = 500;
   saved.card_id = "card1";
-  PracticeState s = Run(Families() + std::vector<Step>{
-      {PostCharge{Charge("C-new", "G", 1000, "2026-05-01")}, ""},
-      {PostCharge{Charge("C-old", "D1", 3000, "2026-01-10")}, ""},
-      {PostCharge{Charge("C-mid", "D2", 2000, "2026-03-01")}, ""},
-      {PostCharge{Charge("C-roe", "R", 700, "2026-01-01")}, ""},
-      {NewCardPayment("G", "p1", 6001), "amount_exceeds_balance"},
-      {NewCardPayment("G", "p1", 0), "invalid_amount"},
-      {NewCardPayment("NOPE", "p1", 10), "patient_not_found"},
-      {NewCardPayment("G", "p1", 3500, /*save=*/true), "", 1, "payment_submitted"},
-      {NewCardPayment("G", "p1", 3500, true), "unchanged"},  // the same payment again
-      // 3,500 is in flight: only 2,500 more can be paid.
-      {NewCardPayment("D1", "p2", 3001), "amount_exceeds_balance"},  // a dependent owes only their own
-      {NewCardPayment("G", "p2", 2501), "amount_exceeds_balance"},
-      {PostPayment{"p1"}, "not_postable"},
-      {RecordPaymentOutcome{"p1", true, "ref1", "", "card1"}, "", 2, "payment_succeeded card_saved"},
-      {RecordPaymentOutcome{"p1", false, "", "declined", ""}, "unchanged"},
-      {PostPayment{"p1"}, "", 1, "payment_posted"},
-      {PostPayment{"p1"}, "unchanged"},  // a double post posts once
-      {PostPayment{"nope"}, "not_found"},
-      {saved, "", 1, "payment_submitted"},
-      {RecordPaymentOutcome{"p3", false, "", "card_declined", ""}, "", 1, "payment_declined"},
-      {PostPayment{"p3"}, "not_postable"},
-      {RemoveCard{"D1", "card1"}, "card_not_found"},  // another patient's card
-      {RemoveCard{"G", "card1"}, "", 1, "card_removed"},
-      {saved, "unchanged"},  // p3 exists
-  });
+  PracticeState s = Run(
+      Families() +
+      std::vector<Step>{
+          {PostCharge{Charge("C-new", "G", 1000, "2026-05-01")}, ""},
+          {PostCharge{Charge("C-old", "D1", 3000, "2026-01-10")}, ""},
+          {PostCharge{Charge("C-mid", "D2", 2000, "2026-03-01")}, ""},
+          {PostCharge{Charge("C-roe", "R", 700, "2026-01-01")}, ""},
+          {NewCardPayment("G", "p1", 6001), "amount_exceeds_balance"},
+          {NewCardPayment("G", "p1", 0), "invalid_amount"},
+          {NewCardPayment("NOPE", "p1", 10), "patient_not_found"},
+          {NewCardPayment("G", "p1", 3500, /*save=*/true), "", 1, "payment_submitted"},
+          {NewCardPayment("G", "p1", 3500, true), "unchanged"},  // the same payment again
+          // 3,500 is in flight: only 2,500 more can be paid.
+          {NewCardPayment("D1", "p2", 3001),
+           "amount_exceeds_balance"},  // a dependent owes only their own
+          {NewCardPayment("G", "p2", 2501), "amount_exceeds_balance"},
+          {PostPayment{"p1"}, "not_postable"},
+          {RecordPaymentOutcome{"p1", true, "ref1", "", "card1"}, "", 2,
+           "payment_succeeded card_saved"},
+          {RecordPaymentOutcome{"p1", false, "", "declined", ""}, "unchanged"},
+          {PostPayment{"p1"}, "", 1, "payment_posted"},
+          {PostPayment{"p1"}, "unchanged"},  // a double post posts once
+          {PostPayment{"nope"}, "not_found"},
+          {saved, "", 1, "payment_submitted"},
+          {RecordPaymentOutcome{"p3", false, "", "card_declined", ""}, "", 1, "payment_declined"},
+          {PostPayment{"p3"}, "not_postable"},
+          {RemoveCard{"D1", "card1"}, "card_not_found"},  // another patient's card
+          {RemoveCard{"G", "card1"}, "", 1, "card_removed"},
+          {saved, "unchanged"},  // p3 exists
+      });
   // 3,500 went to C-old (3,000, the oldest) and 500 to C-mid; the Roe charge is untouched.
   BOOST_TEST(s.charges.at("C-old").open_cents == 0);
   BOOST_TEST(s.charges.at("C-mid").open_cents == 1500);
@@ -310,15 +327,17 @@ BOOST_AUTO_TEST_CASE(payments_allocate_oldest_first_across_the_family) {
 }
 
 BOOST_AUTO_TEST_CASE(automatic_posting_and_unapplied_credit) {
-  PracticeState s = Run(Families() + std::vector<Step>{
-      {ChangeSettings{std::nullopt, true}, ""},
-      {PostCharge{Charge("C1", "D1", 1000, "2026-02-01")}, ""},
-      {PostCharge{Charge("C2", "G", 500, "2026-01-01")}, ""},
-      {NewCardPayment("G", "p1", 1500), ""},
-      {RecordPaymentOutcome{"p1", true, "ref", "", ""}, "", 2, "payment_succeeded payment_posted"},
-      {PostPayment{"p1"}, "unchanged"},
-      {NewCardPayment("G", "p2", 1), "amount_exceeds_balance"},  // nothing is due
-  });
+  PracticeState s = Run(
+      Families() + std::vector<Step>{
+                       {ChangeSettings{std::nullopt, true}, ""},
+                       {PostCharge{Charge("C1", "D1", 1000, "2026-02-01")}, ""},
+                       {PostCharge{Charge("C2", "G", 500, "2026-01-01")}, ""},
+                       {NewCardPayment("G", "p1", 1500), ""},
+                       {RecordPaymentOutcome{"p1", true, "ref", "", ""}, "", 2,
+                        "payment_succeeded payment_posted"},
+                       {PostPayment{"p1"}, "unchanged"},
+                       {NewCardPayment("G", "p2", 1), "amount_exceeds_balance"},  // nothing is due
+                   });
   BOOST_TEST(s.charges.at("C1").open_cents == 0);
   BOOST_TEST(s.charges.at("C2").open_cents == 0);
   BOOST_TEST(s.credits.count("G") == 0u);
@@ -327,8 +346,8 @@ BOOST_AUTO_TEST_CASE(automatic_posting_and_unapplied_credit) {
   // A posting larger than what is open leaves unapplied credit on the guarantor, and the
   // allocation adds up to the payment.
   PracticeState t = Run(Families() + std::vector<Step>{
-      {PostCharge{Charge("C1", "D2", 800)}, ""},
-  });
+                                         {PostCharge{Charge("C1", "D2", 800)}, ""},
+                                     });
   PaymentState pay;
   pay.submitted.payment_id = "p9";
   pay.submitted.patient_id = "G";

@@ -94,7 +94,8 @@ BOOST_AUTO_TEST_CASE(decoding_into_a_reused_event_leaves_nothing_of_the_last_one
   int i = 0;
   for (int round = 0; round < 2; ++round) {
     for (auto& p : samples) {
-      Payload blank = std::visit([](const auto& x) { return Payload(std::decay_t<decltype(x)>{}); }, p);
+      Payload blank =
+          std::visit([](const auto& x) { return Payload(std::decay_t<decltype(x)>{}); }, p);
       for (Payload* q : {&p, &blank, &p}) {
         Event e = MakeEvent(round == 0 ? "pr-1" : "practice-two", *q, i++);
         std::string rec = Seal(&e, Hash256{});
@@ -108,7 +109,8 @@ BOOST_AUTO_TEST_CASE(decoding_into_a_reused_event_leaves_nothing_of_the_last_one
 }
 
 BOOST_AUTO_TEST_CASE(payment_posted_keeps_its_allocations) {
-  Event e = MakeEvent("pr-1", PaymentPosted{"pay1", {{"C1", "P1", 4000}, {"C2", "P2", 900}}, 100, "auto", "P0"}, 1);
+  Event e = MakeEvent(
+      "pr-1", PaymentPosted{"pay1", {{"C1", "P1", 4000}, {"C2", "P2", 900}}, 100, "auto", "P0"}, 1);
   auto back = DecodeRecord(Seal(&e, Hash256{}));
   BOOST_REQUIRE(back.ok());
   const auto& p = std::get<PaymentPosted>(back->payload);
@@ -165,7 +167,8 @@ BOOST_AUTO_TEST_CASE(chain_detects_missing_reordered_and_foreign_events) {
   std::vector<Event> chain;
   Hash256 prev{};
   for (int i = 0; i < 5; ++i) {
-    Event e = MakeEvent("pr-1", ChargePosted{"C" + std::to_string(i), "P1", 100, "x", "2026-01-01"}, i);
+    Event e =
+        MakeEvent("pr-1", ChargePosted{"C" + std::to_string(i), "P1", 100, "x", "2026-01-01"}, i);
     Seal(&e, prev);
     prev = e.hash;
     chain.push_back(e);
@@ -234,8 +237,7 @@ BOOST_AUTO_TEST_CASE(sha256_on_the_cpu_extensions_equals_openssl) {
   BOOST_TEST_MESSAGE("SHA extensions used: " << Sha256Accelerated());
   BOOST_TEST(Hex(Sha256("abc")) ==
              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  BOOST_TEST(Hex(Sha256("")) ==
-             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  BOOST_TEST(Hex(Sha256("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   std::mt19937 rng(7);
   std::string bytes(2200, '\0');
   for (auto& c : bytes) c = static_cast<char>(rng());

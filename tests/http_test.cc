@@ -11,9 +11,9 @@
 #include "test_util.h"
 
 using namespace remit;
+using nlohmann::json;
 using remit::testing::TempDir;
 using remit::testing::TestServer;
-using nlohmann::json;
 
 namespace {
 
@@ -26,8 +26,9 @@ struct Fixture {
   const std::string base = "/api/v1/practices/acme-dental";
 
   Fixture() {
-    auto r = s.Call("POST", "/api/v1/practices", op,
-                    json{{"practice_id", "acme-dental"}, {"name", "Acme Dental"}, {"currency", "USD"}});
+    auto r =
+        s.Call("POST", "/api/v1/practices", op,
+               json{{"practice_id", "acme-dental"}, {"name", "Acme Dental"}, {"currency", "USD"}});
     BOOST_REQUIRE_EQUAL(r.status, 201);
     admin = Token("admin");
     staff = Token("staff");
@@ -42,16 +43,22 @@ struct Fixture {
   void Patient(const std::string& id, const std::string& first, const json& guarantor = nullptr,
                int expect = 201) {
     auto r = s.Call("PUT", base + "/patients/" + id, staff,
-                    json{{"first_name", first}, {"last_name", "Doe"}, {"phone", "555-0100"},
-                         {"email", first + "@example.com"}, {"date_of_birth", "1980-01-01"},
+                    json{{"first_name", first},
+                         {"last_name", "Doe"},
+                         {"phone", "555-0100"},
+                         {"email", first + "@example.com"},
+                         {"date_of_birth", "1980-01-01"},
                          {"guarantor_id", guarantor}});
     BOOST_REQUIRE_EQUAL(r.status, expect);
   }
   void Charge(const std::string& id, const std::string& patient, int64_t cents,
               const std::string& date = "2026-10-01") {
     auto r = s.Call("POST", base + "/charges", staff,
-                    json{{"charge_id", id}, {"patient_id", patient}, {"amount_cents", cents},
-                         {"description", "Exam"}, {"service_date", date}});
+                    json{{"charge_id", id},
+                         {"patient_id", patient},
+                         {"amount_cents", cents},
+                         {"description", "Exam"},
+                         {"service_date", date}});
     BOOST_REQUIRE_EQUAL(r.status, 201);
   }
 };
@@ -87,8 +94,9 @@ BOOST_AUTO_TEST_CASE(health_and_metrics) {
   BOOST_TEST(h.body["status"] == "ok");
   auto m = s.Call("GET", "/metrics");
   BOOST_TEST(m.status == 200);
-  BOOST_TEST(m.raw.find("remit_http_requests_total{route=\"POST /api/v1/practices\",status=\"201\"} 1") !=
-             std::string::npos);
+  BOOST_TEST(
+      m.raw.find("remit_http_requests_total{route=\"POST /api/v1/practices\",status=\"201\"} 1") !=
+      std::string::npos);
   BOOST_TEST(m.raw.find("remit_http_request_duration_seconds_bucket") != std::string::npos);
   BOOST_TEST(m.raw.find("remit_events_appended") != std::string::npos);
   BOOST_TEST(m.raw.find("remit_projection_lag_events") != std::string::npos);
@@ -107,13 +115,15 @@ BOOST_AUTO_TEST_CASE(whoami_for_each_kind) {
 
 BOOST_AUTO_TEST_CASE(practices_create_conflict_and_validation) {
   auto end = LogEnd();
-  ExpectProblem(s.Call("POST", "/api/v1/practices", op,
-                       json{{"practice_id", "acme-dental"}, {"name", "Again"}, {"currency", "USD"}}),
-                409, "practice_exists");
+  ExpectProblem(
+      s.Call("POST", "/api/v1/practices", op,
+             json{{"practice_id", "acme-dental"}, {"name", "Again"}, {"currency", "USD"}}),
+      409, "practice_exists");
   ExpectProblem(s.Call("POST", "/api/v1/practices", op,
                        json{{"practice_id", "Bad_Id"}, {"name", "x"}, {"currency", "USD"}}),
                 400, "validation_failed");
-  ExpectProblem(s.Call("POST", "/api/v1/practices", op, json{{"name", "x"}}), 400, "validation_failed");
+  ExpectProblem(s.Call("POST", "/api/v1/practices", op, json{{"name", "x"}}), 400,
+                "validation_failed");
   ExpectProblem(s.Call("POST", "/api/v1/practices", op, std::string("{not json")), 400,
                 "validation_failed");
   ExpectProblem(s.Call("POST", "/api/v1/practices", admin,
@@ -139,8 +149,8 @@ BOOST_AUTO_TEST_CASE(tokens_create_revoke_and_roles) {
   ExpectProblem(s.Call("POST", base + "/tokens", staff, json{{"role", "admin"}}), 403, "forbidden");
   ExpectProblem(s.Call("POST", base + "/tokens", admin, json{{"role", "owner"}}), 400,
                 "validation_failed");
-  ExpectProblem(s.Call("POST", "/api/v1/practices/no-such/tokens", op, json{{"role", "admin"}}), 404,
-                "not_found");
+  ExpectProblem(s.Call("POST", "/api/v1/practices/no-such/tokens", op, json{{"role", "admin"}}),
+                404, "not_found");
   BOOST_TEST(s.Call("DELETE", base + "/tokens/" + id, admin).status == 204);
   ExpectProblem(s.Call("GET", "/api/v1/whoami", t), 401, "unauthorized");
   ExpectProblem(s.Call("GET", base + "/settings", t), 401, "unauthorized");
@@ -166,8 +176,10 @@ BOOST_AUTO_TEST_CASE(tokens_are_stored_hashed) {
 BOOST_AUTO_TEST_CASE(settings_get_put_and_roles) {
   auto g = s.Call("GET", base + "/settings", staff);
   BOOST_TEST(g.status == 200);
-  BOOST_TEST(g.body == json({{"portal_payments_enabled", false}, {"auto_post_to_ledger", false},
-                             {"currency", "USD"}, {"name", "Acme Dental"}}));
+  BOOST_TEST(g.body == json({{"portal_payments_enabled", false},
+                             {"auto_post_to_ledger", false},
+                             {"currency", "USD"},
+                             {"name", "Acme Dental"}}));
   auto p = s.Call("PUT", base + "/settings", admin, json{{"portal_payments_enabled", true}});
   BOOST_TEST(p.status == 200);
   BOOST_TEST(p.body["portal_payments_enabled"] == true);
@@ -182,12 +194,15 @@ BOOST_AUTO_TEST_CASE(settings_get_put_and_roles) {
   ExpectProblem(s.Call("GET", base + "/settings", op), 403, "forbidden");
   BOOST_TEST(LogEnd() == end);
   // The same settings again change nothing in the log.
-  BOOST_TEST(s.Call("PUT", base + "/settings", admin, json{{"portal_payments_enabled", true}}).status == 200);
+  BOOST_TEST(
+      s.Call("PUT", base + "/settings", admin, json{{"portal_payments_enabled", true}}).status ==
+      200);
   BOOST_TEST(LogEnd() == end);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_practice_is_forbidden) {
-  s.Call("POST", "/api/v1/practices", op, json{{"practice_id", "other-one"}, {"name", "O"}, {"currency", "USD"}});
+  s.Call("POST", "/api/v1/practices", op,
+         json{{"practice_id", "other-one"}, {"name", "O"}, {"currency", "USD"}});
   ExpectProblem(s.Call("GET", "/api/v1/practices/other-one/settings", admin), 403, "forbidden");
   ExpectProblem(s.Call("PUT", "/api/v1/practices/other-one/patients/P1", staff,
                        json{{"first_name", "a"}, {"last_name", "b"}}),
@@ -197,7 +212,8 @@ BOOST_AUTO_TEST_CASE(wrong_practice_is_forbidden) {
 BOOST_AUTO_TEST_CASE(portal_link) {
   auto r = s.Call("GET", base + "/resources/portal-link", staff);
   BOOST_TEST(r.status == 200);
-  BOOST_TEST(r.body["url"] == "http://127.0.0.1:" + std::to_string(s.port()) + "/portal/acme-dental");
+  BOOST_TEST(r.body["url"] ==
+             "http://127.0.0.1:" + std::to_string(s.port()) + "/portal/acme-dental");
   ExpectProblem(s.Call("GET", base + "/resources/portal-link", auditor), 403, "forbidden");
 }
 
@@ -216,22 +232,28 @@ BOOST_AUTO_TEST_CASE(patients_create_update_and_guarantor_rules) {
   ExpectProblem(put("P102", "P102"), 422, "invalid_guarantor");  // themselves
   ExpectProblem(put("P100", "P101"), 422, "invalid_guarantor");  // a guarantor becoming dependent
   ExpectProblem(put("P%201", nullptr), 400, "validation_failed");
-  ExpectProblem(s.Call("PUT", base + "/patients/P103", staff, json{{"first_name", 5}, {"last_name", "Y"}}),
-                400, "validation_failed");
+  ExpectProblem(
+      s.Call("PUT", base + "/patients/P103", staff, json{{"first_name", 5}, {"last_name", "Y"}}),
+      400, "validation_failed");
   ExpectProblem(s.Call("PUT", base + "/patients/P103", staff, json{{"last_name", "Y"}}), 400,
                 "validation_failed");
-  ExpectProblem(s.Call("PUT", base + "/patients/P103", staff,
-                       json{{"first_name", "X"}, {"last_name", "Y"}, {"date_of_birth", "1980-13-01"}}),
-                400, "validation_failed");
-  ExpectProblem(s.Call("PUT", base + "/patients/P103", auditor, json{{"first_name", "X"}, {"last_name", "Y"}}),
+  ExpectProblem(
+      s.Call("PUT", base + "/patients/P103", staff,
+             json{{"first_name", "X"}, {"last_name", "Y"}, {"date_of_birth", "1980-13-01"}}),
+      400, "validation_failed");
+  ExpectProblem(s.Call("PUT", base + "/patients/P103", auditor,
+                       json{{"first_name", "X"}, {"last_name", "Y"}}),
                 403, "forbidden");
   BOOST_TEST(LogEnd() == end);
 }
 
 BOOST_AUTO_TEST_CASE(charges_idempotent_conflict_and_amounts) {
   Patient("P100", "Jane");
-  json c = {{"charge_id", "C1"}, {"patient_id", "P100"}, {"amount_cents", 12000},
-            {"description", "Exam"}, {"service_date", "2026-10-01"}};
+  json c = {{"charge_id", "C1"},
+            {"patient_id", "P100"},
+            {"amount_cents", 12000},
+            {"description", "Exam"},
+            {"service_date", "2026-10-01"}};
   auto r = s.Call("POST", base + "/charges", staff, c);
   BOOST_TEST(r.status == 201);
   BOOST_TEST(r.body["charge_id"] == "C1");
@@ -248,8 +270,9 @@ BOOST_AUTO_TEST_CASE(charges_idempotent_conflict_and_amounts) {
   ExpectProblem(s.Call("POST", base + "/charges", staff, unknown), 404, "patient_not_found");
   for (const char* bad : {"12.5", "\"12\"", "1e3", "-5", "0", "1000.0", "99999999999999999999",
                           "1000000001", "9223372036854775807", "-9223372036854775808"}) {
-    std::string body = R"({"charge_id":"C3","patient_id":"P100","description":"x","service_date":"2026-10-01","amount_cents":)" +
-                       std::string(bad) + "}";
+    std::string body =
+        R"({"charge_id":"C3","patient_id":"P100","description":"x","service_date":"2026-10-01","amount_cents":)" +
+        std::string(bad) + "}";
     BOOST_TEST_CONTEXT("amount " << bad) {
       ExpectProblem(s.Call("POST", base + "/charges", staff, body), 422, "invalid_amount");
     }
@@ -262,7 +285,8 @@ BOOST_AUTO_TEST_CASE(charges_idempotent_conflict_and_amounts) {
   bad_date["charge_id"] = "C5";
   bad_date["service_date"] = "10/01/2026";
   ExpectProblem(s.Call("POST", base + "/charges", staff, bad_date), 400, "validation_failed");
-  ExpectProblem(s.Call("POST", base + "/charges", staff, std::string("[1,2]")), 400, "validation_failed");
+  ExpectProblem(s.Call("POST", base + "/charges", staff, std::string("[1,2]")), 400,
+                "validation_failed");
   ExpectProblem(s.Call("POST", base + "/charges", auditor, c), 403, "forbidden");
   BOOST_TEST(LogEnd() == end);
   auto bal = s.Call("GET", base + "/accounts/P100/balance", auditor);
@@ -316,16 +340,19 @@ BOOST_AUTO_TEST_CASE(balance_as_of_a_past_moment) {
   BOOST_TEST(then.body["total_balance_cents"] == 1000);
   auto now = s.Call("GET", base + "/accounts/P100/balance", auditor);
   BOOST_TEST(now.body["total_balance_cents"] == 3000);
-  ExpectProblem(s.Call("GET", base + "/accounts/P100/balance?as_of=2020-01-01T00:00:00Z", auditor), 404,
-                "patient_not_found");
+  ExpectProblem(s.Call("GET", base + "/accounts/P100/balance?as_of=2020-01-01T00:00:00Z", auditor),
+                404, "patient_not_found");
   ExpectProblem(s.Call("GET", base + "/accounts/P100/balance?as_of=yesterday", auditor), 400,
                 "validation_failed");
 }
 
 BOOST_AUTO_TEST_CASE(idempotency_key_replays_and_conflicts) {
   Patient("P100", "Jane");
-  json c = {{"charge_id", "C9"}, {"patient_id", "P100"}, {"amount_cents", 500},
-            {"description", "x"}, {"service_date", "2026-10-01"}};
+  json c = {{"charge_id", "C9"},
+            {"patient_id", "P100"},
+            {"amount_cents", 500},
+            {"description", "x"},
+            {"service_date", "2026-10-01"}};
   auto first = s.Call("POST", base + "/charges", staff, c, {{"Idempotency-Key", "abc"}});
   BOOST_TEST(first.status == 201);
   auto again = s.Call("POST", base + "/charges", staff, c, {{"Idempotency-Key", "abc"}});
@@ -336,8 +363,9 @@ BOOST_AUTO_TEST_CASE(idempotency_key_replays_and_conflicts) {
   other["charge_id"] = "C10";
   ExpectProblem(s.Call("POST", base + "/charges", staff, other, {{"Idempotency-Key", "abc"}}), 409,
                 "idempotency_conflict");
-  ExpectProblem(s.Call("POST", base + "/charges", staff, other, {{"Idempotency-Key", std::string(256, 'k')}}),
-                400, "validation_failed");
+  ExpectProblem(
+      s.Call("POST", base + "/charges", staff, other, {{"Idempotency-Key", std::string(256, 'k')}}),
+      400, "validation_failed");
 }
 
 BOOST_AUTO_TEST_CASE(transport_errors) {
@@ -357,10 +385,12 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_or_control_bytes_in_a_path_are_400) {
                              "/api/v1/practices/%0Aforged/settings", "/api/v1/whoami%00",
                              "/api/v1/practices/acme-dental/transactions?cursor=%FF",
                              "/api/v1/practices/acme-dental/transactions?%ED%A0%80=1"}) {
-    BOOST_TEST_CONTEXT(target) { ExpectProblem(s.Call("GET", target, auditor), 400, "validation_failed"); }
+    BOOST_TEST_CONTEXT(target) {
+      ExpectProblem(s.Call("GET", target, auditor), 400, "validation_failed");
+    }
   }
-  ExpectProblem(s.Call("POST", "/api/v1/practices/acme-dental/charges%FF", staff, json::object()), 400,
-                "validation_failed");
+  ExpectProblem(s.Call("POST", "/api/v1/practices/acme-dental/charges%FF", staff, json::object()),
+                400, "validation_failed");
   BOOST_TEST(LogEnd() == end);
   // Text that is valid UTF-8 still reaches the router.
   ExpectProblem(s.Call("GET", "/caf%C3%A9", auditor), 404, "not_found");
@@ -369,8 +399,8 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_or_control_bytes_in_a_path_are_400) {
 BOOST_AUTO_TEST_CASE(utf8_check_and_log_escaping) {
   BOOST_TEST(IsValidUtf8("plain ascii"));
   BOOST_TEST(IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xb3"));
-  for (std::string_view bad : {"\xff", "\xc3", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-                          "\xf0\x9f\x92", "ok\xc3"}) {
+  for (std::string_view bad : {"\xff", "\xc3", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80",
+                               "\xf4\x90\x80\x80", "\xf0\x9f\x92", "ok\xc3"}) {
     BOOST_TEST_CONTEXT(LogSafe(bad)) { BOOST_TEST(!IsValidUtf8(bad)); }
   }
   BOOST_TEST(LogSafe("GET /a\n[error] forged") == "GET /a\\x0a[error] forged");
@@ -387,8 +417,10 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_read_their_writes) {
       std::string patient = "P" + std::to_string(p);
       for (int i = 1; i <= 10; ++i) {
         auto r = s.Call("POST", base + "/charges", staff,
-                        json{{"charge_id", patient + "-" + std::to_string(i)}, {"patient_id", patient},
-                             {"amount_cents", 100}, {"service_date", "2026-10-01"}});
+                        json{{"charge_id", patient + "-" + std::to_string(i)},
+                             {"patient_id", patient},
+                             {"amount_cents", 100},
+                             {"service_date", "2026-10-01"}});
         if (r.status != 201) failed++;
         auto b = s.Call("GET", base + "/accounts/" + patient + "/balance", auditor);
         if (b.body["total_balance_cents"] != 100 * i) stale++;
@@ -423,26 +455,40 @@ BOOST_AUTO_TEST_CASE(state_survives_restart) {
     TestServer s(dir.path());
     op = s.operator_token();
     BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", op,
-                         json{{"practice_id", "keep-me"}, {"name", "K"}, {"currency", "USD"}}).status == 201);
-    admin = s.Call("POST", "/api/v1/practices/keep-me/tokens", op, json{{"role", "admin"}}).body["token"];
+                         json{{"practice_id", "keep-me"}, {"name", "K"}, {"currency", "USD"}})
+                      .status == 201);
+    admin = s.Call("POST", "/api/v1/practices/keep-me/tokens", op, json{{"role", "admin"}})
+                .body["token"];
     BOOST_REQUIRE(s.Call("PUT", "/api/v1/practices/keep-me/patients/P1", admin,
-                         json{{"first_name", "A"}, {"last_name", "B"}}).status == 201);
+                         json{{"first_name", "A"}, {"last_name", "B"}})
+                      .status == 201);
     BOOST_REQUIRE(s.Call("POST", "/api/v1/practices/keep-me/charges", admin,
-                         json{{"charge_id", "C1"}, {"patient_id", "P1"}, {"amount_cents", 4200},
-                              {"service_date", "2026-01-02"}}).status == 201);
+                         json{{"charge_id", "C1"},
+                              {"patient_id", "P1"},
+                              {"amount_cents", 4200},
+                              {"service_date", "2026-01-02"}})
+                      .status == 201);
   }
   TestServer s(dir.path());
   BOOST_TEST(s.operator_token() == op);
-  BOOST_TEST(s.Call("GET", "/api/v1/practices/keep-me/accounts/P1/balance", admin).body["total_balance_cents"] == 4200);
+  BOOST_TEST(s.Call("GET", "/api/v1/practices/keep-me/accounts/P1/balance", admin)
+                 .body["total_balance_cents"] == 4200);
   // The engine's state came back too: the same charge is a replay, another body a conflict.
   BOOST_TEST(s.Call("POST", "/api/v1/practices/keep-me/charges", admin,
-                    json{{"charge_id", "C1"}, {"patient_id", "P1"}, {"amount_cents", 4200},
-                         {"service_date", "2026-01-02"}}).status == 200);
+                    json{{"charge_id", "C1"},
+                         {"patient_id", "P1"},
+                         {"amount_cents", 4200},
+                         {"service_date", "2026-01-02"}})
+                 .status == 200);
   BOOST_TEST(s.Call("POST", "/api/v1/practices/keep-me/charges", admin,
-                    json{{"charge_id", "C1"}, {"patient_id", "P1"}, {"amount_cents", 1},
-                         {"service_date", "2026-01-02"}}).status == 409);
+                    json{{"charge_id", "C1"},
+                         {"patient_id", "P1"},
+                         {"amount_cents", 1},
+                         {"service_date", "2026-01-02"}})
+                 .status == 409);
   BOOST_TEST(s.Call("POST", "/api/v1/practices", op,
-                    json{{"practice_id", "keep-me"}, {"name", "K"}, {"currency", "USD"}}).status == 409);
+                    json{{"practice_id", "keep-me"}, {"name", "K"}, {"currency", "USD"}})
+                 .status == 409);
 }
 
 // Regression: a log written before amounts were capped held two charges of 2^63-1 cents; their
@@ -474,20 +520,25 @@ BOOST_AUTO_TEST_CASE(a_log_with_amounts_near_2_63_still_starts) {
     BOOST_REQUIRE((*log)->Append(std::move(records)).ok());
   }
   TestServer s(dir.path());
-  std::string admin =
-      s.Call("POST", "/api/v1/practices/old-practice/tokens", s.operator_token(), json{{"role", "admin"}})
-          .body["token"];
+  std::string admin = s.Call("POST", "/api/v1/practices/old-practice/tokens", s.operator_token(),
+                             json{{"role", "admin"}})
+                          .body["token"];
   auto bal = s.Call("GET", "/api/v1/practices/old-practice/accounts/P1/balance", admin);
   BOOST_TEST(bal.status == 200);
   BOOST_TEST(bal.body["total_balance_cents"] == INT64_MAX);
   // New commands still decide: a further charge is refused on its amount, a valid one lands.
   ExpectProblem(s.Call("POST", "/api/v1/practices/old-practice/charges", admin,
-                       json{{"charge_id", "C3"}, {"patient_id", "P1"}, {"amount_cents", INT64_MAX},
+                       json{{"charge_id", "C3"},
+                            {"patient_id", "P1"},
+                            {"amount_cents", INT64_MAX},
                             {"service_date", "2026-01-03"}}),
                 422, "invalid_amount");
   BOOST_TEST(s.Call("POST", "/api/v1/practices/old-practice/charges", admin,
-                    json{{"charge_id", "C4"}, {"patient_id", "P1"}, {"amount_cents", 100},
-                         {"service_date", "2026-01-03"}}).status == 201);
+                    json{{"charge_id", "C4"},
+                         {"patient_id", "P1"},
+                         {"amount_cents", 100},
+                         {"service_date", "2026-01-03"}})
+                 .status == 201);
 }
 
 // The views are the second record of how far the log got: a log replaced by an older copy
@@ -500,12 +551,15 @@ BOOST_AUTO_TEST_CASE(a_log_behind_its_views_is_refused) {
     TestServer s(dir.path());
     op = s.operator_token();
     BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", op,
-                         json{{"practice_id", "lost-log"}, {"name", "L"}, {"currency", "USD"}}).status == 201);
+                         json{{"practice_id", "lost-log"}, {"name", "L"}, {"currency", "USD"}})
+                      .status == 201);
   }
   std::filesystem::copy(log_dir, old, std::filesystem::copy_options::recursive);
   {
     TestServer s(dir.path());
-    BOOST_REQUIRE(s.Call("POST", "/api/v1/practices/lost-log/tokens", op, json{{"role", "admin"}}).status == 201);
+    BOOST_REQUIRE(
+        s.Call("POST", "/api/v1/practices/lost-log/tokens", op, json{{"role", "admin"}}).status ==
+        201);
   }
   std::filesystem::remove_all(log_dir);
   std::filesystem::rename(old, log_dir);
@@ -515,6 +569,7 @@ BOOST_AUTO_TEST_CASE(a_log_behind_its_views_is_refused) {
   auto app = App::Open(o);
   BOOST_REQUIRE(!app.ok());
   BOOST_TEST(app.status().IsCorruption());
-  BOOST_TEST(app.status().message().find("acknowledged events are missing from the log") != std::string::npos,
+  BOOST_TEST(app.status().message().find("acknowledged events are missing from the log") !=
+                 std::string::npos,
              app.status().message());
 }

@@ -6,17 +6,17 @@
 #define BOOST_TEST_MODULE kafka
 #include <librdkafka/rdkafka.h>
 
-#include <boost/test/unit_test.hpp>
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "adapters/app/projection_runner.h"
 #include "adapters/kafka/kafka_client.h"
 #include "adapters/kafka/kafka_event_log.h"
 #include "adapters/kafka/kafka_kv.h"
 #include "adapters/kafka/kafka_mock.h"
-#include "adapters/app/projection_runner.h"
 #include "events/event.h"
 #include "kafka_util.h"
 #include "test_util.h"
@@ -27,7 +27,9 @@ using remit::testing::TempDir;
 
 namespace {
 
-std::string NewTopic(int partitions = 4) { return remit::testing::NewTopic("kafka-test", partitions); }
+std::string NewTopic(int partitions = 4) {
+  return remit::testing::NewTopic("kafka-test", partitions);
+}
 
 std::unique_ptr<KafkaEventLog> Open(const std::string& topic, const std::string& dir) {
   KafkaLogOptions o;
@@ -84,12 +86,14 @@ void ProduceRaw(const std::string& topic, int32_t partition, const std::string& 
                 const std::string& value, const std::string& batch) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", Cluster().bootstrap_servers().c_str(), err, sizeof(err));
+  rd_kafka_conf_set(conf, "bootstrap.servers", Cluster().bootstrap_servers().c_str(), err,
+                    sizeof(err));
   rd_kafka_t* p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   BOOST_REQUIRE(p != nullptr);
   rd_kafka_headers_t* h = rd_kafka_headers_new(1);
   rd_kafka_header_add(h, "ce_remitbatch", -1, batch.data(), static_cast<ssize_t>(batch.size()));
-  BOOST_REQUIRE(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+  BOOST_REQUIRE(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()),
+                                  RD_KAFKA_V_PARTITION(partition),
                                   RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
                                   RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
@@ -240,7 +244,8 @@ void LoadUnder(const std::function<void()>& fault, size_t* acked_out) {
     BOOST_REQUIRE(log->Read(offset, 1, &one).ok());
     BOOST_REQUIRE((DecodeRecord(one.at(0).record)->hash == hash));
   }
-  BOOST_TEST_MESSAGE("acknowledged units: " << acked.size() << ", failed appends: " << failures.load());
+  BOOST_TEST_MESSAGE("acknowledged units: " << acked.size()
+                                            << ", failed appends: " << failures.load());
   *acked_out = acked.size();
 }
 
@@ -248,33 +253,39 @@ void LoadUnder(const std::function<void()>& fault, size_t* acked_out) {
 
 BOOST_AUTO_TEST_CASE(injected_produce_errors_lose_nothing_and_repeat_nothing) {
   size_t acked = 0;
-  LoadUnder([] {
-    // Retriable errors: the idempotent producer retries them.
-    Cluster().PushProduceErrors(20, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
-    Cluster().PushProduceErrors(10, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-  }, &acked);
+  LoadUnder(
+      [] {
+        // Retriable errors: the idempotent producer retries them.
+        Cluster().PushProduceErrors(20, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+        Cluster().PushProduceErrors(10, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      },
+      &acked);
   BOOST_TEST(acked > 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_leader_broker_down_and_back_loses_nothing_and_repeats_nothing) {
   size_t acked = 0;
-  LoadUnder([] {
-    BOOST_REQUIRE(Cluster().SetBrokerDown(1).ok());
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    BOOST_REQUIRE(Cluster().SetBrokerUp(1).ok());
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-  }, &acked);
+  LoadUnder(
+      [] {
+        BOOST_REQUIRE(Cluster().SetBrokerDown(1).ok());
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        BOOST_REQUIRE(Cluster().SetBrokerUp(1).ok());
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      },
+      &acked);
   BOOST_TEST(acked > 0u);
 }
 
 BOOST_AUTO_TEST_CASE(slow_brokers_slow_appends_down_but_lose_nothing) {
   size_t acked = 0;
-  LoadUnder([] {
-    BOOST_REQUIRE(Cluster().SetBrokerRtt(-1, 150).ok());
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    BOOST_REQUIRE(Cluster().SetBrokerRtt(-1, 0).ok());
-  }, &acked);
+  LoadUnder(
+      [] {
+        BOOST_REQUIRE(Cluster().SetBrokerRtt(-1, 150).ok());
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        BOOST_REQUIRE(Cluster().SetBrokerRtt(-1, 0).ok());
+      },
+      &acked);
   BOOST_TEST(acked > 0u);
 }
 
@@ -320,7 +331,8 @@ BOOST_AUTO_TEST_CASE(a_mirror_consumer_out_of_range_gets_an_error_never_a_jump) 
   auto kv = KafkaKv::Open(Cluster().bootstrap_servers(), topic, dir.path(), "kv-w", true);
   BOOST_REQUIRE_MESSAGE(kv.ok(), kv.status().ToString());
   for (int i = 0; i < 3; ++i) BOOST_REQUIRE((*kv)->Put("k" + std::to_string(i), "v").ok());
-  auto consumer = kafka::NewMirrorConsumer(Cluster().bootstrap_servers(), "oor", "oor-" + RandomHex(4));
+  auto consumer =
+      kafka::NewMirrorConsumer(Cluster().bootstrap_servers(), "oor", "oor-" + RandomHex(4));
   BOOST_REQUIRE(consumer.ok());
   BOOST_REQUIRE(kafka::Assign(consumer->get(), topic, {100}).ok());  // beyond the end (3)
   bool reset_error = false;
@@ -353,16 +365,16 @@ BOOST_AUTO_TEST_CASE(a_mirror_is_refused_on_a_topic_it_was_not_made_from) {
   }
   auto refused = [&](const std::string& other, const std::string& says) {
     BOOST_TEST_CONTEXT(other) {
-    KafkaLogOptions o;
-    o.brokers = Cluster().bootstrap_servers();
-    o.topic = other;
-    o.dir = dir.path();
-    auto log = KafkaEventLog::Open(o);
-    BOOST_REQUIRE(!log.ok());
-    BOOST_TEST((log.status().code() == Status::Code::kCorruption));
-    BOOST_TEST_MESSAGE(log.status().ToString());
-    BOOST_TEST(log.status().ToString().find(says) != std::string::npos, log.status().ToString());
-    BOOST_TEST(log.status().ToString().find(dir.path()) != std::string::npos);
+      KafkaLogOptions o;
+      o.brokers = Cluster().bootstrap_servers();
+      o.topic = other;
+      o.dir = dir.path();
+      auto log = KafkaEventLog::Open(o);
+      BOOST_REQUIRE(!log.ok());
+      BOOST_TEST((log.status().code() == Status::Code::kCorruption));
+      BOOST_TEST_MESSAGE(log.status().ToString());
+      BOOST_TEST(log.status().ToString().find(says) != std::string::npos, log.status().ToString());
+      BOOST_TEST(log.status().ToString().find(dir.path()) != std::string::npos);
     }
   };
   refused(NewTopic(2), "but the topic ends at 0");  // made again, empty
@@ -387,7 +399,8 @@ BOOST_AUTO_TEST_CASE(a_kv_mirror_is_refused_on_a_topic_it_was_not_made_from) {
   auto other = KafkaKv::Open(Cluster().bootstrap_servers(), NewTopic(1), dir.path(), "kv-m", true);
   BOOST_REQUIRE(!other.ok());
   BOOST_TEST((other.status().code() == Status::Code::kCorruption));
-  BOOST_TEST(other.status().ToString().find("up to offset 3, but the topic ends at 0") != std::string::npos,
+  BOOST_TEST(other.status().ToString().find("up to offset 3, but the topic ends at 0") !=
+                 std::string::npos,
              other.status().ToString());
   auto same = KafkaKv::Open(Cluster().bootstrap_servers(), topic, dir.path(), "kv-m", true);
   BOOST_REQUIRE_MESSAGE(same.ok(), same.status().ToString());

@@ -8,12 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
-#include <filesystem>
-#include <atomic>
-#include <map>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -158,7 +158,8 @@ namespace {
           continue;
         }
         if (!first.ok()) {
-          std::fprintf(stderr, "crash child: append failed: %s\n", first.status().ToString().c_str());
+          std::fprintf(stderr, "crash child: append failed: %s\n",
+                       first.status().ToString().c_str());
           _exit(4);
         }
         prev = batch_prev;
@@ -240,7 +241,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_appenders_get_dense_offsets, Backend, B
       for (int i = 0; i < kBatches; ++i) {
         size_t size = 1 + static_cast<size_t>(i % 3);
         std::vector<LogRecord> batch;
-        for (size_t k = 0; k < size; ++k) batch.push_back(Record(practice, i, &prev, static_cast<uint32_t>(k)));
+        for (size_t k = 0; k < size; ++k)
+          batch.push_back(Record(practice, i, &prev, static_cast<uint32_t>(k)));
         auto first = (*log)->Append(batch);
         if (!first.ok()) {
           failures++;
@@ -304,7 +306,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(sigkill_during_heavy_appending_loses_no_acknowledg
     close(fds[1]);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     // Let it run a random while, collecting acknowledgements, then kill it mid-stride.
-    int settle = std::string(Backend::kName) == "kafka" ? 1500 : 150;  // a Kafka client connects first
+    int settle =
+        std::string(Backend::kName) == "kafka" ? 1500 : 150;  // a Kafka client connects first
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(settle + rng() % 400);
     std::string acks;
     char buf[4096];
@@ -390,8 +393,8 @@ BOOST_AUTO_TEST_CASE(a_log_shorter_than_its_high_water_mark_is_refused) {
   auto log = RocksEventLog::Open(log_dir);
   BOOST_REQUIRE(!log.ok());
   BOOST_TEST(log.status().IsCorruption());
-  BOOST_TEST(log.status().message().find("4 acknowledged events are missing, the first at offset 3") !=
-                 std::string::npos,
+  BOOST_TEST(log.status().message().find(
+                 "4 acknowledged events are missing, the first at offset 3") != std::string::npos,
              log.status().message());
   BOOST_TEST(!RocksEventLog::OpenReadOnly(log_dir).ok());  // audit verify refuses it too
 }

@@ -10,9 +10,9 @@
 #include "test_util.h"
 
 using namespace remit;
+using nlohmann::json;
 using remit::testing::TempDir;
 using remit::testing::TestServer;
-using nlohmann::json;
 
 namespace {
 
@@ -23,7 +23,8 @@ struct Route {
 std::vector<Route> DocumentedRoutes(const std::string& yaml) {
   std::vector<Route> out;
   std::regex path_re(R"(^  (/[^:]*):\s*$)"), method_re(R"(^    (get|post|put|delete):)");
-  std::regex id_re(R"(^      operationId: ([A-Za-z][A-Za-z0-9]*)\s*$)"), summary_re(R"(^      summary: (.+)$)");
+  std::regex id_re(R"(^      operationId: ([A-Za-z][A-Za-z0-9]*)\s*$)"),
+      summary_re(R"(^      summary: (.+)$)");
   std::istringstream in(yaml);
   std::string line, path;
   bool in_paths = false;
@@ -31,10 +32,14 @@ std::vector<Route> DocumentedRoutes(const std::string& yaml) {
     if (line == "paths:") in_paths = true;
     if (!in_paths) continue;
     std::smatch m;
-    if (std::regex_match(line, m, path_re)) path = m[1];
-    else if (std::regex_search(line, m, method_re) && !path.empty()) out.push_back({m[1], path, "", ""});
-    else if (std::regex_match(line, m, id_re) && !out.empty()) out.back().operation_id = m[1];
-    else if (std::regex_match(line, m, summary_re) && !out.empty()) out.back().summary = m[1];
+    if (std::regex_match(line, m, path_re))
+      path = m[1];
+    else if (std::regex_search(line, m, method_re) && !path.empty())
+      out.push_back({m[1], path, "", ""});
+    else if (std::regex_match(line, m, id_re) && !out.empty())
+      out.back().operation_id = m[1];
+    else if (std::regex_match(line, m, summary_re) && !out.empty())
+      out.back().summary = m[1];
   }
   return out;
 }
@@ -56,9 +61,11 @@ BOOST_AUTO_TEST_CASE(document_and_router_agree) {
   BOOST_TEST(routes.size() > 30u);
 
   BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", s.operator_token(),
-                       json{{"practice_id", "doc-dental"}, {"name", "Doc"}, {"currency", "USD"}}).status == 201);
+                       json{{"practice_id", "doc-dental"}, {"name", "Doc"}, {"currency", "USD"}})
+                    .status == 201);
   std::string admin = s.Call("POST", "/api/v1/practices/doc-dental/tokens", s.operator_token(),
-                             json{{"role", "admin"}}).body["token"];
+                             json{{"role", "admin"}})
+                          .body["token"];
   std::set<std::string> documented;
   for (const auto& r : routes) {
     documented.insert(r.path);
@@ -79,7 +86,8 @@ BOOST_AUTO_TEST_CASE(document_and_router_agree) {
   std::string code((std::istreambuf_iterator<char>(src)), {});
   std::regex route_re(R"re(\*route = "([^"]+)")re");
   int found = 0;
-  for (auto it = std::sregex_iterator(code.begin(), code.end(), route_re); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(code.begin(), code.end(), route_re);
+       it != std::sregex_iterator(); ++it) {
     std::string path = (*it)[1];
     path = std::regex_replace(path, std::regex(R"(\{p\})"), "{practice_id}");
     if (path == "/assets/{file}") continue;  // the pages' own CSS and scripts

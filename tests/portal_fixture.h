@@ -2,8 +2,8 @@
 // charges, and the steps of enrolment, sign-in and paying through the HTTP contract.
 #pragma once
 
-#include <boost/test/unit_test.hpp>
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 
 #include "test_util.h"
 
@@ -34,7 +34,8 @@ struct Practice {
     BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", s.operator_token(),
                          json{{"practice_id", pid}, {"name", "Smile Dental"}, {"currency", "USD"}})
                       .status == 201);
-    admin = s.Call("POST", staff_base + "/tokens", s.operator_token(), json{{"role", "admin"}}).body["token"];
+    admin = s.Call("POST", staff_base + "/tokens", s.operator_token(), json{{"role", "admin"}})
+                .body["token"];
     Settings(true, false);
     Patient("P100", "Jane", "Doe", nullptr);
     Patient("P101", "Sam", "Doe", "P100");
@@ -44,31 +45,44 @@ struct Practice {
     Charge("C3", "P100", 5000, "2026-10-01");
   }
   void Settings(bool payments, bool auto_post) {
-    BOOST_REQUIRE(s.Call("PUT", staff_base + "/settings", admin,
-                         json{{"portal_payments_enabled", payments}, {"auto_post_to_ledger", auto_post}})
-                      .status == 200);
+    BOOST_REQUIRE(
+        s.Call("PUT", staff_base + "/settings", admin,
+               json{{"portal_payments_enabled", payments}, {"auto_post_to_ledger", auto_post}})
+            .status == 200);
   }
-  void Patient(const std::string& id, const std::string& first, const std::string& last, const json& g) {
+  void Patient(const std::string& id, const std::string& first, const std::string& last,
+               const json& g) {
     auto r = s.Call("PUT", staff_base + "/patients/" + id, admin,
-                    json{{"first_name", first}, {"last_name", last}, {"phone", "(555) 010-2030"},
-                         {"email", first + ".doe@example.com"}, {"date_of_birth", "1985-04-12"},
+                    json{{"first_name", first},
+                         {"last_name", last},
+                         {"phone", "(555) 010-2030"},
+                         {"email", first + ".doe@example.com"},
+                         {"date_of_birth", "1985-04-12"},
                          {"guarantor_id", g}});
     BOOST_REQUIRE(r.status == 201 || r.status == 200);
   }
-  void Charge(const std::string& id, const std::string& patient, int64_t cents, const std::string& date) {
+  void Charge(const std::string& id, const std::string& patient, int64_t cents,
+              const std::string& date) {
     BOOST_REQUIRE(s.Call("POST", staff_base + "/charges", admin,
-                         json{{"charge_id", id}, {"patient_id", patient}, {"amount_cents", cents},
-                              {"description", "Treatment"}, {"service_date", date}})
+                         json{{"charge_id", id},
+                              {"patient_id", patient},
+                              {"amount_cents", cents},
+                              {"description", "Treatment"},
+                              {"service_date", date}})
                       .status == 201);
   }
   std::string Invite(const std::string& patient) {
-    auto r = s.Call("POST", staff_base + "/patients/" + patient + "/portal-invites", admin, std::string());
+    auto r = s.Call("POST", staff_base + "/patients/" + patient + "/portal-invites", admin,
+                    std::string());
     BOOST_REQUIRE_EQUAL(r.status, 201);
-    BOOST_TEST(r.body["url"].get<std::string>().find("/portal/smile-dental/enroll?code=") != std::string::npos);
+    BOOST_TEST(r.body["url"].get<std::string>().find("/portal/smile-dental/enroll?code=") !=
+               std::string::npos);
     return r.body["invite_code"];
   }
-  TestServer::Reply Enroll(const std::string& code, const std::string& user, const std::string& pw = kPassword) {
-    return s.Call("POST", portal + "/enroll", "", json{{"invite_code", code}, {"username", user}, {"password", pw}});
+  TestServer::Reply Enroll(const std::string& code, const std::string& user,
+                           const std::string& pw = kPassword) {
+    return s.Call("POST", portal + "/enroll", "",
+                  json{{"invite_code", code}, {"username", user}, {"password", pw}});
   }
   void Enrolled(const std::string& patient, const std::string& user) {
     auto r = Enroll(Invite(patient), user);
@@ -84,12 +98,14 @@ struct Practice {
   }
   std::string Identity(const std::string& user, const std::string& method = "phone",
                        const std::string& value = "555.010.2030") {
-    auto r = s.Call("POST", portal + "/identity-check", "", json{{"username", user}, {"method", method}, {"value", value}});
+    auto r = s.Call("POST", portal + "/identity-check", "",
+                    json{{"username", user}, {"method", method}, {"value", value}});
     BOOST_REQUIRE_EQUAL(r.status, 200);
     return r.body["identity_token"];
   }
   std::string Challenge(const std::string& user, const std::string& pw = kPassword) {
-    auto r = s.Call("POST", portal + "/login", "", json{{"identity_token", Identity(user)}, {"username", user}, {"password", pw}});
+    auto r = s.Call("POST", portal + "/login", "",
+                    json{{"identity_token", Identity(user)}, {"username", user}, {"password", pw}});
     BOOST_REQUIRE_EQUAL(r.status, 200);
     BOOST_TEST(r.body["factor"] == "totp");
     return r.body["challenge_token"];
@@ -102,8 +118,9 @@ struct Practice {
     return r.body["session_token"];
   }
   std::string NewCard(const std::string& number = "4242424242424242") {
-    auto r = s.Call("POST", "/sandbox-gateway/v1/tokens", "",
-                    json{{"number", number}, {"exp_month", 12}, {"exp_year", 2030}, {"cvc", "123"}});
+    auto r =
+        s.Call("POST", "/sandbox-gateway/v1/tokens", "",
+               json{{"number", number}, {"exp_month", 12}, {"exp_year", 2030}, {"cvc", "123"}});
     BOOST_REQUIRE_EQUAL(r.status, 201);
     return r.body["card_token"];
   }
@@ -120,6 +137,5 @@ struct Practice {
   }
   uint64_t LogEnd() { return s.app().log().EndOffset(); }
 };
-
 
 }  // namespace remit::testing

@@ -1,21 +1,21 @@
 // Projections: a rebuild from offset 0 equals the live views byte for byte; a restart in the
 // middle applies nothing twice; a duplicate delivery of a batch changes nothing.
 #define BOOST_TEST_MODULE projections
-#include <boost/test/unit_test.hpp>
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <cstring>
 #include <random>
 
-#include "adapters/storage/huge_pages.h"
 #include "adapters/app/projection_runner.h"
+#include "adapters/storage/huge_pages.h"
 #include "adapters/storage/rocks_event_log.h"
 #include "projections/json_object.h"
 #include "test_util.h"
 
 using namespace remit;
+using nlohmann::json;
 using remit::testing::TempDir;
 using remit::testing::TestServer;
-using nlohmann::json;
 
 namespace {
 
@@ -25,21 +25,28 @@ void Scenario(TestServer& s) {
   for (const char* p : {"alpha-dental", "beta-ortho"}) {
     std::string base = std::string("/api/v1/practices/") + p;
     BOOST_REQUIRE(s.Call("POST", "/api/v1/practices", op,
-                         json{{"practice_id", p}, {"name", p}, {"currency", "USD"}}).status == 201);
+                         json{{"practice_id", p}, {"name", p}, {"currency", "USD"}})
+                      .status == 201);
     std::string admin = s.Call("POST", base + "/tokens", op, json{{"role", "admin"}}).body["token"];
     s.Call("PUT", base + "/settings", admin, json{{"portal_payments_enabled", true}});
     for (int i = 0; i < 20; ++i) {
       json g = i % 4 == 0 ? json(nullptr) : json("P" + std::to_string(i - i % 4));
       BOOST_REQUIRE(s.Call("PUT", base + "/patients/P" + std::to_string(i), admin,
-                           json{{"first_name", "F"}, {"last_name", "L"}, {"guarantor_id", g}}).status == 201);
+                           json{{"first_name", "F"}, {"last_name", "L"}, {"guarantor_id", g}})
+                        .status == 201);
       BOOST_REQUIRE(s.Call("POST", base + "/charges", admin,
-                           json{{"charge_id", "C" + std::to_string(i)}, {"patient_id", "P" + std::to_string(i)},
-                                {"amount_cents", 1000 + i}, {"service_date", "2026-09-01"}}).status == 201);
+                           json{{"charge_id", "C" + std::to_string(i)},
+                                {"patient_id", "P" + std::to_string(i)},
+                                {"amount_cents", 1000 + i},
+                                {"service_date", "2026-09-01"}})
+                        .status == 201);
     }
     // A guarantor change moves a dependent between families.
-    s.Call("PUT", base + "/patients/P5", admin, json{{"first_name", "F"}, {"last_name", "L"}, {"guarantor_id", "P8"}});
+    s.Call("PUT", base + "/patients/P5", admin,
+           json{{"first_name", "F"}, {"last_name", "L"}, {"guarantor_id", "P8"}});
     s.Call("POST", base + "/patients/P0/portal-invites", admin, std::string());
-    std::string tok = s.Call("POST", base + "/tokens", admin, json{{"role", "staff"}}).body["token_id"];
+    std::string tok =
+        s.Call("POST", base + "/tokens", admin, json{{"role", "staff"}}).body["token_id"];
     s.Call("DELETE", base + "/tokens/" + tok, admin);
   }
 }
@@ -58,7 +65,10 @@ BOOST_AUTO_TEST_CASE(rebuild_from_zero_equals_live_views_byte_for_byte) {
   std::string diff = s.app().views().Diff(**views);
   BOOST_TEST(diff.empty(), "first difference: " << diff);
   // The comparison can fail: one changed byte is found.
-  BOOST_REQUIRE((*views)->Put(projections::BalanceKey("alpha-dental", "P0"), projections::EncodeCents(1), false).ok());
+  BOOST_REQUIRE(
+      (*views)
+          ->Put(projections::BalanceKey("alpha-dental", "P0"), projections::EncodeCents(1), false)
+          .ok());
   BOOST_TEST(!s.app().views().Diff(**views).empty());
 }
 
@@ -151,11 +161,30 @@ BOOST_AUTO_TEST_CASE(bulk_rebuild_equals_live_and_ingested_writes_overwrite_and_
 // by nlohmann::json::dump() (older versions), so both must give the same bytes.
 BOOST_AUTO_TEST_CASE(json_object_writes_the_bytes_nlohmann_dump_writes) {
   std::mt19937 rng(20261127);
-  const std::vector<std::string> pieces = {
-      "a", "Z", "0", " ", "\"", "\\", "/", "\b", "\f", "\n", "\r", "\t", std::string(1, '\0'),
-      "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "O'Brien", "(555) 010-2030"};
-  const std::vector<std::string> keys = {"patient_id", "first_name", "b", "a", "A", "_", "amount_cents",
-                                         "z", "status", "aa", "exp_year", "exp_month"};
+  const std::vector<std::string> pieces = {"a",
+                                           "Z",
+                                           "0",
+                                           " ",
+                                           "\"",
+                                           "\\",
+                                           "/",
+                                           "\b",
+                                           "\f",
+                                           "\n",
+                                           "\r",
+                                           "\t",
+                                           std::string(1, '\0'),
+                                           "\x01",
+                                           "\x1f",
+                                           "\x7f",
+                                           "\xc3\xa9",
+                                           "\xe2\x82\xac",
+                                           "\xf0\x9f\x98\x80",
+                                           "O'Brien",
+                                           "(555) 010-2030"};
+  const std::vector<std::string> keys = {"patient_id", "first_name",   "b", "a",      "A",
+                                         "_",          "amount_cents", "z", "status", "aa",
+                                         "exp_year",   "exp_month"};
   for (int round = 0; round < 2000; ++round) {
     projections::JsonObject mine;
     json theirs = json::object();
@@ -230,14 +259,16 @@ BOOST_AUTO_TEST_CASE(a_replay_names_the_edited_record_by_its_offset) {
     BOOST_REQUIRE_EQUAL(entries.size(), 7u);
     for (size_t i = 0; i < entries.size(); ++i) {
       BOOST_TEST(entries[i].offset == i);
-      BOOST_TEST(std::get<ChargePosted>(entries[i].event.payload).amount_cents == 100 + static_cast<int64_t>(i));
+      BOOST_TEST(std::get<ChargePosted>(entries[i].event.payload).amount_cents ==
+                 100 + static_cast<int64_t>(i));
     }
     std::string edited = sealed[bad];
     edited.back() ^= 0x01;
     BOOST_REQUIRE((*log)->TestOnlyOverwrite(bad, &edited).ok());
     Status s = ProjectionRunner::ReadDecoded(log->get(), 0, 7, &entries);
     BOOST_TEST(s.IsCorruption());
-    BOOST_TEST(s.message().find("offset " + std::to_string(bad) + ":") != std::string::npos, s.message());
+    BOOST_TEST(s.message().find("offset " + std::to_string(bad) + ":") != std::string::npos,
+               s.message());
     BOOST_REQUIRE((*log)->TestOnlyOverwrite(bad, &sealed[bad]).ok());
   }
 }
@@ -303,9 +334,12 @@ BOOST_AUTO_TEST_CASE(a_view_transaction_holds_thousands_of_keys_and_commits_exac
   BOOST_REQUIRE(views.ok());
   ViewStore::Txn txn(views->get());
   const int kKeys = 100000;  // a table of 256k slots and arena chunks of 4 MiB: on huge pages
-  auto key = [](int i) { return "accounts/b/practice-" + std::to_string(i % 7) + "/P" + std::to_string(i); };
+  auto key = [](int i) {
+    return "accounts/b/practice-" + std::to_string(i % 7) + "/P" + std::to_string(i);
+  };
   for (int i = 0; i < kKeys; ++i) txn.Put(key(i), "v" + std::to_string(i));
-  for (int i = 0; i < kKeys; i += 3) txn.Put(key(i), std::string(40, 'x') + std::to_string(i));  // grows
+  for (int i = 0; i < kKeys; i += 3)
+    txn.Put(key(i), std::string(40, 'x') + std::to_string(i));  // grows
   for (int i = 1; i < kKeys; i += 5) txn.Delete(key(i));
   txn.Delete("never/written");
   txn.Prefetch("never/read");  // a hint: it adds nothing

@@ -30,7 +30,8 @@ std::unique_ptr<tcp::socket> Connect(asio::io_context& ioc, const std::string& l
   boost::system::error_code ec;
   s->open(tcp::v4(), ec);
   s->bind(tcp::endpoint(asio::ip::make_address(local), 0), ec);
-  s->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+  s->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)),
+             ec);
   if (ec) return nullptr;
   return s;
 }
@@ -70,11 +71,13 @@ struct AddressRecorder {
   std::string seen;  // GUARDED_BY(mu)
   HttpServer server;
   explicit AddressRecorder(const HttpServerOptions& o)
-      : server([this](const HttpRequest& r) {
-          std::lock_guard<std::mutex> l(mu);
-          seen = r.client_address;
-          return HttpResponse{200, "text/plain", "ok", {}};
-        }, o) {}
+      : server(
+            [this](const HttpRequest& r) {
+              std::lock_guard<std::mutex> l(mu);
+              seen = r.client_address;
+              return HttpResponse{200, "text/plain", "ok", {}};
+            },
+            o) {}
   std::string Seen() {
     std::lock_guard<std::mutex> l(mu);
     return seen;
@@ -118,7 +121,8 @@ BOOST_AUTO_TEST_CASE(idle_and_slow_drip_clients_cost_no_one_else_anything) {
   }
   BOOST_TEST_MESSAGE("idle connections made: " << idle.size());
 
-  const std::string slow = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+  const std::string slow =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
   std::atomic<bool> stop{false};
   const auto drip_start = Clock::now();
   std::thread dripper([&] {
@@ -142,9 +146,11 @@ BOOST_AUTO_TEST_CASE(idle_and_slow_drip_clients_cost_no_one_else_anything) {
   }
   std::sort(ms.begin(), ms.end());
   double p50 = ms[ms.size() / 2], p99 = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
-  std::printf("slow clients: %zu probes, p50 %.2f ms, p99 %.2f ms, %d refused; %zu open, %llu closed at accept\n",
-              ms.size(), p50, p99, refused, server.http().connections(),
-              static_cast<unsigned long long>(server.http().connections_refused()));
+  std::printf(
+      "slow clients: %zu probes, p50 %.2f ms, p99 %.2f ms, %d refused; %zu open, %llu closed at "
+      "accept\n",
+      ms.size(), p50, p99, refused, server.http().connections(),
+      static_cast<unsigned long long>(server.http().connections_refused()));
   BOOST_TEST(refused == 0);
   BOOST_TEST(ms.size() >= 50u);
   BOOST_TEST(p99 <= 50.0);
@@ -155,7 +161,8 @@ BOOST_AUTO_TEST_CASE(idle_and_slow_drip_clients_cost_no_one_else_anything) {
   // Once the drippers' request deadline (1.5 s from their first byte) has passed, they are
   // closed, though they are still sending (their request would take 14 s).
   int cut = 0;
-  for (auto deadline = drip_start + std::chrono::seconds(4); cut < 100 && Clock::now() < deadline;) {
+  for (auto deadline = drip_start + std::chrono::seconds(4);
+       cut < 100 && Clock::now() < deadline;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     if (Clock::now() < drip_start + std::chrono::milliseconds(1500)) continue;
     cut = 0;
@@ -293,7 +300,7 @@ BOOST_AUTO_TEST_CASE(peer_urls_to_addresses) {
   BOOST_TEST(!SplitHttpUrl("http://a:70000", &host, &port));
   BOOST_TEST(!SplitHttpUrl("http://a:8x", &host, &port));
   BOOST_TEST(!SplitHttpUrl("http://a", &host, &port));
-  auto a = AddressesInUrls({"http://10.0.0.5:8080", "http://portal.test:8080", "http://10.0.0.5:8081",
-                            "http://[::ffff:10.0.0.6]:1", "garbage"});
+  auto a = AddressesInUrls({"http://10.0.0.5:8080", "http://portal.test:8080",
+                            "http://10.0.0.5:8081", "http://[::ffff:10.0.0.6]:1", "garbage"});
   BOOST_TEST((a == std::vector<std::string>{"10.0.0.5", "::ffff:10.0.0.6"}));
 }

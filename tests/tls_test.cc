@@ -29,9 +29,10 @@ namespace {
 // A self-signed certificate for 127.0.0.1 in `dir`: cert.pem and key.pem.
 void MakeCertificate(const std::string& dir, const std::string& name = "") {
   std::string out;
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-                    "-addext subjectAltName=IP:127.0.0.1 -keyout " + dir + "/" + name + "key.pem -out " +
-                    dir + "/" + name + "cert.pem 2>&1";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      dir + "/" + name + "key.pem -out " + dir + "/" + name + "cert.pem 2>&1";
   BOOST_REQUIRE_MESSAGE(RunCommand(cmd, &out) == 0, out);
 }
 
@@ -55,7 +56,8 @@ Answer Get(int port, const std::string& ca, int max_version = 0) {
   asio::ssl::stream<tcp::socket> s(ioc, ctx);
   Answer a;
   boost::system::error_code ec;
-  s.lowest_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+  s.lowest_layer().connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
   if (ec) return a;
   s.handshake(asio::ssl::stream_base::client, ec);
   if (ec) return a;
@@ -81,7 +83,11 @@ BOOST_AUTO_TEST_CASE(https_with_tls_1_2_or_newer_and_hsts) {
   HttpServerOptions o;
   o.tls_cert_file = dir.path() + "/cert.pem";
   o.tls_key_file = dir.path() + "/key.pem";
-  HttpServer server([](const HttpRequest& r) { return HttpResponse{200, "text/plain", "hello " + r.path, {}}; }, o);
+  HttpServer server(
+      [](const HttpRequest& r) {
+        return HttpResponse{200, "text/plain", "hello " + r.path, {}};
+      },
+      o);
   auto port = server.Start("127.0.0.1", 0);
   BOOST_REQUIRE_MESSAGE(port.ok(), port.status().ToString());
 
@@ -116,7 +122,8 @@ BOOST_AUTO_TEST_CASE(a_key_that_does_not_fit_the_certificate_is_refused_at_start
   HttpServer server([](const HttpRequest&) { return HttpResponse{}; }, o);
   auto port = server.Start("127.0.0.1", 0);
   BOOST_TEST(!port.ok());
-  BOOST_TEST(port.status().ToString().find("b-key.pem") != std::string::npos, port.status().ToString());
+  BOOST_TEST(port.status().ToString().find("b-key.pem") != std::string::npos,
+             port.status().ToString());
   o.tls_key_file = dir.path() + "/missing.pem";
   HttpServer missing([](const HttpRequest&) { return HttpResponse{}; }, o);
   BOOST_TEST(!missing.Start("127.0.0.1", 0).ok());

@@ -40,15 +40,22 @@ std::string WriteV0(v0::Payload type, const MakePayload& make, const Hash256& pr
 
 BOOST_AUTO_TEST_CASE(old_events_read_with_defaults_for_new_fields) {
   Hash256 h1{}, h2{};
-  std::string posted = WriteV0(v0::Payload::PaymentPosted, [](flatbuffers::FlatBufferBuilder& b) {
-    auto a = v0::CreateAllocation(b, b.CreateString("C1"), b.CreateString("P1"), 700);
-    std::vector<flatbuffers::Offset<v0::Allocation>> v = {a};
-    return v0::CreatePaymentPosted(b, b.CreateString("pay1"), b.CreateVector(v), 300,
-                                   b.CreateString("auto")).Union();
-  }, Hash256{}, &h1);
-  std::string session = WriteV0(v0::Payload::SessionStarted, [](flatbuffers::FlatBufferBuilder& b) {
-    return v0::CreateSessionStarted(b, b.CreateString("s1"), b.CreateString("P1"), 99).Union();
-  }, h1, &h2);
+  std::string posted = WriteV0(
+      v0::Payload::PaymentPosted,
+      [](flatbuffers::FlatBufferBuilder& b) {
+        auto a = v0::CreateAllocation(b, b.CreateString("C1"), b.CreateString("P1"), 700);
+        std::vector<flatbuffers::Offset<v0::Allocation>> v = {a};
+        return v0::CreatePaymentPosted(b, b.CreateString("pay1"), b.CreateVector(v), 300,
+                                       b.CreateString("auto"))
+            .Union();
+      },
+      Hash256{}, &h1);
+  std::string session = WriteV0(
+      v0::Payload::SessionStarted,
+      [](flatbuffers::FlatBufferBuilder& b) {
+        return v0::CreateSessionStarted(b, b.CreateString("s1"), b.CreateString("P1"), 99).Union();
+      },
+      h1, &h2);
 
   auto p = DecodeRecord(posted);
   BOOST_REQUIRE_MESSAGE(p.ok(), p.status().ToString());

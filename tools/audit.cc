@@ -7,15 +7,15 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "adapters/storage/audit.h"
-#include "tools/node/data_check.h"
 #include "adapters/app/event_json.h"
 #include "adapters/app/projection_runner.h"
 #include "adapters/app/queries.h"
+#include "adapters/storage/audit.h"
 #include "adapters/storage/rocks_event_log.h"
 #include "adapters/storage/view_store.h"
 #include "projections/projections.h"
 #include "tools/cli.h"
+#include "tools/node/data_check.h"
 
 namespace remit::tools {
 namespace {
@@ -39,8 +39,10 @@ std::string CsvField(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {
-    if (c == '"') out += "\"\"";
-    else out.push_back(c);
+    if (c == '"')
+      out += "\"\"";
+    else
+      out.push_back(c);
   }
   return out + "\"";
 }
@@ -77,7 +79,8 @@ int AuditVerify(const Args& args) {
                 static_cast<unsigned long long>(r.events_checked), check.problems.size());
     return 1;
   }
-  if (!practice.empty()) std::printf("practice %s head hash %s\n", practice.c_str(), r.head_hash_hex.c_str());
+  if (!practice.empty())
+    std::printf("practice %s head hash %s\n", practice.c_str(), r.head_hash_hex.c_str());
   std::printf("every chain holds; events checked: %llu\n%llu\n",
               static_cast<unsigned long long>(r.events_checked),
               static_cast<unsigned long long>(r.events_checked));
@@ -92,9 +95,10 @@ int AuditExport(const Args& args) {
   auto from = TimeFlag(args, "from", &bad);
   auto to = TimeFlag(args, "to", &bad);
   if (!data || !practice || (format != "jsonl" && format != "csv") || bad) {
-    std::fprintf(stderr,
-                 "remit audit export: --data DIR --practice ID --format jsonl|csv [--from T] [--to T] "
-                 "[--patient ID]\n");
+    std::fprintf(
+        stderr,
+        "remit audit export: --data DIR --practice ID --format jsonl|csv [--from T] [--to T] "
+        "[--patient ID]\n");
     return 2;
   }
   auto log = OpenLog(*data);
@@ -143,8 +147,9 @@ int AuditView(const Args& args, bool balance) {
   bool bad = false;
   auto as_of = TimeFlag(args, "as-of", &bad);
   if (!data || !practice || (balance && !patient) || bad) {
-    std::fprintf(stderr, balance ? "remit audit balance --data DIR --practice ID --patient ID [--as-of T]\n"
-                                 : "remit audit transactions --data DIR --practice ID [--as-of T]\n");
+    std::fprintf(stderr,
+                 balance ? "remit audit balance --data DIR --practice ID --patient ID [--as-of T]\n"
+                         : "remit audit transactions --data DIR --practice ID [--as-of T]\n");
     return 2;
   }
   auto log = OpenLog(*data);
@@ -193,7 +198,8 @@ int Replay(const Args& args) {
       std::string name(p->name());
       std::string diff = (*va)->Diff(**vb, name + "/");
       if (diff.empty()) diff = (*va)->Diff(**vb, ProjectionRunner::CheckpointKey(name));
-      std::printf("%-12s %s\n", name.c_str(), diff.empty() ? "equal" : ("differs: " + diff).c_str());
+      std::printf("%-12s %s\n", name.c_str(),
+                  diff.empty() ? "equal" : ("differs: " + diff).c_str());
       equal = equal && diff.empty();
     }
     std::printf(equal ? "projections are equal\n" : "projections differ\n");
@@ -212,8 +218,9 @@ int Replay(const Args& args) {
     }
   }
   if (!data || !out || bad) {
-    std::fprintf(stderr,
-                 "remit replay --data DIR --out DIR2 [--to-time T | --to-offset N] | --compare DIR DIR2\n");
+    std::fprintf(
+        stderr,
+        "remit replay --data DIR --out DIR2 [--to-time T | --to-offset N] | --compare DIR DIR2\n");
     return 2;
   }
   auto log = OpenLog(*data);
@@ -222,7 +229,8 @@ int Replay(const Args& args) {
     return 2;
   }
   if (std::filesystem::exists(*out + "/views")) {
-    std::fprintf(stderr, "remit replay: %s/views exists; replay into a fresh directory\n", out->c_str());
+    std::fprintf(stderr, "remit replay: %s/views exists; replay into a fresh directory\n",
+                 out->c_str());
     return 2;
   }
   std::filesystem::create_directories(*out);
@@ -252,10 +260,12 @@ int Replay(const Args& args) {
       std::string bar(static_cast<size_t>(pct / 4), '#');
       bar.resize(25, '.');
       std::printf("\r[%s] %3d%% %llu/%llu events, %.0f events/s, %.0f s left  ", bar.c_str(), pct,
-                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(end), rate, left);
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(end), rate,
+                  left);
     } else {
       std::printf("progress %llu/%llu events (%d%%), %.0f events/s, %.0f s left\n",
-                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(end), pct, rate, left);
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(end), pct,
+                  rate, left);
     }
     std::fflush(stdout);
   });

@@ -7,19 +7,21 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "tools/node/backup.h"
 #include "adapters/storage/kv_store.h"
 #include "adapters/storage/rocks_event_log.h"
 #include "adapters/storage/view_store.h"
 #include "tools/cli.h"
+#include "tools/node/backup.h"
 
 namespace remit::tools {
 namespace {
 
-std::string Absolute(const std::string& path) { return std::filesystem::absolute(path).lexically_normal().string(); }
+std::string Absolute(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
 
-Result<BackupReport> BackupStopped(const std::string& data, const std::string& to, const std::string& token_file,
-                                   const std::string& key_file) {
+Result<BackupReport> BackupStopped(const std::string& data, const std::string& to,
+                                   const std::string& token_file, const std::string& key_file) {
   auto log = RocksEventLog::Open(data + "/log");
   if (!log.ok()) return log.status();
   auto views = ViewStore::Open(data + "/views");
@@ -58,12 +60,14 @@ int Backup(const Args& args) {
       return 1;
     }
     if ((*r)->status != 200) {
-      std::fprintf(stderr, "remit backup: the server answered %d: %s\n", (*r)->status, (*r)->body.c_str());
+      std::fprintf(stderr, "remit backup: the server answered %d: %s\n", (*r)->status,
+                   (*r)->body.c_str());
       return 1;
     }
     auto j = nlohmann::json::parse((*r)->body, nullptr, false);
-    std::printf("backup of the running server in %s: %llu events, checked\n", target.c_str(),
-                static_cast<unsigned long long>(j.is_discarded() ? 0 : j.value("events", uint64_t{0})));
+    std::printf(
+        "backup of the running server in %s: %llu events, checked\n", target.c_str(),
+        static_cast<unsigned long long>(j.is_discarded() ? 0 : j.value("events", uint64_t{0})));
     return 0;
   }
   if (!std::filesystem::exists(*data + "/log")) {
@@ -75,7 +79,8 @@ int Backup(const Args& args) {
     std::fprintf(stderr, "remit backup: %s\n", r.status().ToString().c_str());
     return 1;
   }
-  std::printf("backup in %s: %llu events, checked\n", target.c_str(), static_cast<unsigned long long>(r->events));
+  std::printf("backup in %s: %llu events, checked\n", target.c_str(),
+              static_cast<unsigned long long>(r->events));
   return 0;
 }
 
@@ -91,8 +96,8 @@ int Restore(const Args& args) {
     std::fprintf(stderr, "remit restore: %s\n", r.status().ToString().c_str());
     return 1;
   }
-  std::printf("restored %s into %s: %llu events, every chain and store checked\n", from->c_str(), data->c_str(),
-              static_cast<unsigned long long>(r->events));
+  std::printf("restored %s into %s: %llu events, every chain and store checked\n", from->c_str(),
+              data->c_str(), static_cast<unsigned long long>(r->events));
   return 0;
 }
 

@@ -7,8 +7,8 @@
 //                 connections from other addresses (loopback only, bounded in time)
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -19,15 +19,15 @@
 #include <boost/asio.hpp>
 
 #include "adapters/api/api.h"
+#include "adapters/app/projection_runner.h"
 #include "adapters/http/http_server.h"
 #include "adapters/kafka/kafka_event_log.h"
-#include "tools/node/node.h"
 #include "adapters/kafka/kafka_mock.h"
-#include "adapters/app/projection_runner.h"
 #include "adapters/storage/rocks_event_log.h"
 #include "adapters/storage/view_store.h"
 #include "events/event.h"
 #include "tools/cli.h"
+#include "tools/node/node.h"
 
 namespace remit::tools {
 namespace {
@@ -48,8 +48,8 @@ std::string SampleRecord(uint64_t i, const std::string& practice, Hash256* prev)
   e.event_id = DeriveEventId(practice, e.command_key, 0);
   e.occurred_at_us = 1780000000000000 + static_cast<int64_t>(i);
   e.actor = "bench";
-  e.payload = ChargePosted{"C" + std::to_string(i), "P" + std::to_string(i % 1000), 1000 + int64_t(i % 5000),
-                           "Exam", "2026-11-01"};
+  e.payload = ChargePosted{"C" + std::to_string(i), "P" + std::to_string(i % 1000),
+                           1000 + int64_t(i % 5000), "Exam", "2026-11-01"};
   std::string r = Seal(&e, *prev);
   *prev = e.hash;
   return r;
@@ -67,9 +67,10 @@ int BenchLog(const Args& args) {
   size_t window = std::stoul(args.Get("window").value_or("64"));  // in flight per appender
   Hash256 prev{};
   std::string record = SampleRecord(1, "bench-practice", &prev);
-  std::printf("bench log: %llu events of %zu bytes per run, synced, group commit; up to %zu "
-              "appends in flight per appender\n",
-              static_cast<unsigned long long>(events), record.size(), window);
+  std::printf(
+      "bench log: %llu events of %zu bytes per run, synced, group commit; up to %zu "
+      "appends in flight per appender\n",
+      static_cast<unsigned long long>(events), record.size(), window);
   std::printf("%10s %14s %14s %14s\n", "appenders", "events/s", "p50 append ms", "p99 append ms");
   for (int appenders : {1, 4, 64}) {
     std::string dir = TempDir("log");
@@ -161,13 +162,16 @@ int BenchReplay(const Args& args) {
       ++n;
       if (batch.size() >= 8192) flush();
     };
-    for (uint64_t p = 0; p < practices && n < events; ++p) add(p, PracticeRegistered{"Practice", "USD"});
+    for (uint64_t p = 0; p < practices && n < events; ++p)
+      add(p, PracticeRegistered{"Practice", "USD"});
     for (uint64_t i = 0; i < practices * 1000 && n < events; ++i) {
-      add(i % practices, PatientUpserted{"P" + std::to_string(i / practices), "Pat", "Ient", "", "", "", ""});
+      add(i % practices,
+          PatientUpserted{"P" + std::to_string(i / practices), "Pat", "Ient", "", "", "", ""});
     }
     while (n < events) {
-      add(n % practices, ChargePosted{"C" + std::to_string(n), "P" + std::to_string((n / practices) % 1000),
-                                      1000 + int64_t(n % 5000), "Exam", "2026-11-01"});
+      add(n % practices,
+          ChargePosted{"C" + std::to_string(n), "P" + std::to_string((n / practices) % 1000),
+                       1000 + int64_t(n % 5000), "Exam", "2026-11-01"});
     }
     flush();
     if (reuse) n = (*log)->EndOffset();
@@ -185,7 +189,10 @@ int BenchReplay(const Args& args) {
       DecodedBatch decoded;
       t0 = Clock::now();
       for (uint64_t at = 0; at < n; at += decoded.size()) {
-        if (!ProjectionRunner::ReadDecoded(log->get(), at, ProjectionRunner::kBatchEventsMax, &decoded).ok()) return 1;
+        if (!ProjectionRunner::ReadDecoded(log->get(), at, ProjectionRunner::kBatchEventsMax,
+                                           &decoded)
+                 .ok())
+          return 1;
       }
       double decode_s = std::chrono::duration<double>(Clock::now() - t0).count();
       std::printf("  read only: %.0f events/s; read and verify: %.0f events/s (one thread)\n",
@@ -218,9 +225,10 @@ int BenchKafka(const Args& args) {
     std::fprintf(stderr, "bench kafka: no mock cluster\n");
     return 1;
   }
-  std::printf("bench kafka: librdkafka mock cluster (3 brokers, in this process, in memory), topic of "
-              "12 partitions; %llu events per run, one practice per appender, one event per append\n",
-              static_cast<unsigned long long>(events));
+  std::printf(
+      "bench kafka: librdkafka mock cluster (3 brokers, in this process, in memory), topic of "
+      "12 partitions; %llu events per run, one practice per appender, one event per append\n",
+      static_cast<unsigned long long>(events));
   std::printf("%10s %14s %14s %14s\n", "appenders", "events/s", "p50 append ms", "p99 append ms");
   for (int appenders : {1, 16, 64}) {
     std::string dir = TempDir("kafka");
@@ -232,7 +240,8 @@ int BenchKafka(const Args& args) {
       o.client_id = "bench-" + std::to_string(appenders);
       auto log = KafkaEventLog::Open(o);
       if (!log.ok() || !(*log)->CatchUp(std::chrono::seconds(30)).ok()) {
-        std::fprintf(stderr, "bench kafka: %s\n", log.ok() ? "catch-up failed" : log.status().ToString().c_str());
+        std::fprintf(stderr, "bench kafka: %s\n",
+                     log.ok() ? "catch-up failed" : log.status().ToString().c_str());
         return 1;
       }
       uint64_t per = events / static_cast<uint64_t>(appenders);
@@ -284,21 +293,23 @@ int BenchKafka(const Args& args) {
 }  // namespace
 
 // A blocking connection from the loopback address `local`.
-std::unique_ptr<boost::asio::ip::tcp::socket> ConnectFrom(boost::asio::io_context& ioc, const std::string& local,
-                                                          int port) {
+std::unique_ptr<boost::asio::ip::tcp::socket> ConnectFrom(boost::asio::io_context& ioc,
+                                                          const std::string& local, int port) {
   namespace asio = boost::asio;
   auto s = std::make_unique<asio::ip::tcp::socket>(ioc);
   boost::system::error_code ec;
   s->open(asio::ip::tcp::v4(), ec);
   s->bind(asio::ip::tcp::endpoint(asio::ip::make_address(local), 0), ec);
-  s->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+  s->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                     static_cast<unsigned short>(port)),
+             ec);
   return ec ? nullptr : std::move(s);
 }
 
 // `probes` GETs of `target`, each on a fresh connection from 127.0.0.2: latencies in ms, and
 // how many were not answered 200.
-std::vector<double> Probes(boost::asio::io_context& ioc, int port, const std::string& target, int probes,
-                           int* failed) {
+std::vector<double> Probes(boost::asio::io_context& ioc, int port, const std::string& target,
+                           int probes, int* failed) {
   std::vector<double> ms;
   for (int i = 0; i < probes; ++i) {
     auto start = Clock::now();
@@ -333,8 +344,9 @@ int BenchSlowClients(const Args& args) {
   if (!port.ok()) return 1;
   boost::asio::io_context ioc;
   auto report = [&](const char* label, std::vector<double> ms, int failed) {
-    std::printf("%-34s probes %zu  p50 %.3f ms  p99 %.3f ms  max %.3f ms  not answered %d\n", label, ms.size(),
-                Percentile(ms, 0.5), Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()), failed);
+    std::printf("%-34s probes %zu  p50 %.3f ms  p99 %.3f ms  max %.3f ms  not answered %d\n", label,
+                ms.size(), Percentile(ms, 0.5), Percentile(ms, 0.99),
+                *std::max_element(ms.begin(), ms.end()), failed);
     return Percentile(ms, 0.99);
   };
   int failed = 0;
@@ -348,7 +360,8 @@ int BenchSlowClients(const Args& args) {
   }
   std::atomic<bool> stop{false};
   std::thread drip([&] {
-    const std::string slow = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    const std::string slow =
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     for (size_t at = 0; at < slow.size() && !stop; ++at) {
       for (size_t i = 0; i < 100 && i < hogs.size(); ++i) {
         boost::system::error_code ec;
@@ -358,14 +371,17 @@ int BenchSlowClients(const Args& args) {
     }
   });
   failed = 0;
-  double beside = report("beside 2,000 idle + 100 dripping", Probes(ioc, *port, "/healthz", probes, &failed), failed);
-  std::printf("open connections %zu, closed at accept %llu, p99 ratio beside/alone %.2f\n", server.connections(),
-              static_cast<unsigned long long>(server.connections_refused()), beside / alone);
+  double beside = report("beside 2,000 idle + 100 dripping",
+                         Probes(ioc, *port, "/healthz", probes, &failed), failed);
+  std::printf("open connections %zu, closed at accept %llu, p99 ratio beside/alone %.2f\n",
+              server.connections(), static_cast<unsigned long long>(server.connections_refused()),
+              beside / alone);
   stop = true;
   drip.join();
   auto t0 = Clock::now();
   server.Stop();
-  std::printf("stop with them open: %.3f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
+  std::printf("stop with them open: %.3f s\n",
+              std::chrono::duration<double>(Clock::now() - t0).count());
   hogs.clear();
   node->reset();
   std::filesystem::remove_all(dir);

@@ -24,12 +24,13 @@ struct Args {
   bool Has(const std::string& name) const { return flags.contains(name); }
 };
 
-
 // When a server runs on `data` (its server.json names a live process): the answer of `method
 // path` with the operator token (from `token_file`, default DATA/operator-token). nullopt when
 // no server runs there.
-std::optional<Result<HttpResult>> CallRunningServer(const std::string& data, const std::string& token_file,
-                                                    const std::string& method, const std::string& path,
+std::optional<Result<HttpResult>> CallRunningServer(const std::string& data,
+                                                    const std::string& token_file,
+                                                    const std::string& method,
+                                                    const std::string& path,
                                                     const std::string& body);
 
 int Serve(const Args& args);

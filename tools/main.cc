@@ -41,75 +41,114 @@ int AuditTransactions(const Args& a) { return AuditView(a, false); }
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
-      {{"serve"}, "", 0, "runs the server (API, portal, staff pages, sandbox processor)",
+      {{"serve"},
+       "",
+       0,
+       "runs the server (API, portal, staff pages, sandbox processor)",
        {{"data", "DIR", "the data directory (created if missing)"},
         {"listen", "HOST:PORT", "where to listen (default 127.0.0.1:8080)"},
         {"public-url", "URL", "what portal links and QR codes point at (default http://HOST:PORT)"},
-        {"advertise-url", "URL", "where other remit processes reach this one (default http://HOST:PORT)"},
+        {"advertise-url", "URL",
+         "where other remit processes reach this one (default http://HOST:PORT)"},
         {"demo", nullptr, "load the demo practice once into an empty data directory"},
         {"operator-token-file", "PATH", "the operator token file (default DIR/operator-token)"},
         {"secrets-key", "PATH", "the secrets key file (default DIR/secrets.key)"},
-        {"trusted-proxy", "CIDR[,CIDR...]", "reverse proxies: not capped per address; X-Forwarded-For names the client"},
-        {"tls-cert", "FILE", "serve HTTPS with this PEM certificate chain (with --tls-key; TLS 1.2 or newer)"},
+        {"trusted-proxy", "CIDR[,CIDR...]",
+         "reverse proxies: not capped per address; X-Forwarded-For names the client"},
+        {"tls-cert", "FILE",
+         "serve HTTPS with this PEM certificate chain (with --tls-key; TLS 1.2 or newer)"},
         {"tls-key", "FILE", "the certificate's PEM private key"},
-        {"peer", "CIDR[,CIDR...]", "other remit processes (Kafka mode) not capped per address; members announcing an address are found by themselves"},
+        {"peer", "CIDR[,CIDR...]",
+         "other remit processes (Kafka mode) not capped per address; members announcing an address "
+         "are found by themselves"},
         {"read-only", nullptr, "serve what can be read; refuse every write with 503 read_only"},
-        {"storage-check-s", "SECONDS", "seconds between background storage checks (default 3600)", 1, 604800},
+        {"storage-check-s", "SECONDS", "seconds between background storage checks (default 3600)",
+         1, 604800},
         {"kafka-brokers", "HOST:PORT,...", "run on a Kafka cluster instead of the embedded log"},
         {"kafka-topics", "PREFIX", "Kafka topic prefix (default remit)"},
         {"kafka-group", "GROUP", "Kafka consumer group (default remit)"}},
        Serve},
-      {{"token", "create"}, "", 0, "prints a new staff token as the last line",
+      {{"token", "create"},
+       "",
+       0,
+       "prints a new staff token as the last line",
        {{"data", "DIR", "the data directory"},
         {"practice", "ID", "the practice"},
         {"role", "ROLE", "admin, staff or auditor"},
         {"label", "TEXT", "a label for the token (default cli)"},
         {"operator-token-file", "PATH", "the operator token file (default DIR/operator-token)"}},
        TokenCreate},
-      {{"kafka-dev"}, "", 0, "runs librdkafka's mock cluster with remit's topics; prints its bootstrap address",
+      {{"kafka-dev"},
+       "",
+       0,
+       "runs librdkafka's mock cluster with remit's topics; prints its bootstrap address",
        {{"brokers", "N", "brokers (default 3)", 1, 9},
         {"partitions", "N", "partitions of the events topic (default 12)", 1, 1024},
         {"topics", "PREFIX", "topic prefix (default remit)"}},
        KafkaDev},
-      {{"bench"}, "log|replay|kafka|slow-clients", 1, "the benchmarks of docs/benchmarks.md",
+      {{"bench"},
+       "log|replay|kafka|slow-clients",
+       1,
+       "the benchmarks of docs/benchmarks.md",
        {{"events", "N", "events to write or replay", 1, 1000000000},
         {"window", "N", "appends in flight per appender (bench log)", 1, 1 << 20},
         {"keep", "DIR", "keep (or reuse) the generated log in DIR (bench replay)"}},
        Bench},
-      {{"backup"}, "", 0, "copies a data directory, also while its server runs, and checks the copy",
+      {{"backup"},
+       "",
+       0,
+       "copies a data directory, also while its server runs, and checks the copy",
        {{"data", "DIR", "the data directory"},
         {"to", "DIR2", "where the backup goes (must not exist, or be empty)"},
         {"operator-token-file", "PATH", "the operator token file (default DIR/operator-token)"},
         {"secrets-key", "PATH", "the secrets key file (default DIR/secrets.key)"}},
        Backup},
-      {{"restore"}, "", 0, "copies a backup into a new data directory and checks it",
+      {{"restore"},
+       "",
+       0,
+       "copies a backup into a new data directory and checks it",
        {{"from", "DIR2", "the backup"},
         {"data", "DIR", "the new data directory (must not exist, or be empty)"}},
        Restore},
-      {{"audit", "verify"}, "", 0, "checks every chain and every store; exit 0 when all hold",
+      {{"audit", "verify"},
+       "",
+       0,
+       "checks every chain and every store; exit 0 when all hold",
        {{"data", "DIR", "the data directory (also beside a running server)"},
         {"practice", "ID", "count and report this practice's chain"},
         {"secrets-key", "PATH", "the secrets key file (default DIR/secrets.key)"}},
        AuditVerify},
-      {{"audit", "export"}, "", 0, "every event of a practice, decoded, to standard output",
+      {{"audit", "export"},
+       "",
+       0,
+       "every event of a practice, decoded, to standard output",
        {{"data", "DIR", "the data directory"},
         {"practice", "ID", "the practice"},
         {"format", "jsonl|csv", "output format (default jsonl)"},
         {"from", "TIME", "events at or after this time"},
         {"to", "TIME", "events before this time"}},
        AuditExport},
-      {{"audit", "balance"}, "", 0, "a family's balance view as it stood at a moment",
+      {{"audit", "balance"},
+       "",
+       0,
+       "a family's balance view as it stood at a moment",
        {{"data", "DIR", "the data directory"},
         {"practice", "ID", "the practice"},
         {"patient", "ID", "the patient"},
         {"as-of", "TIME", "the moment (default now)"}},
        AuditBalance},
-      {{"audit", "transactions"}, "", 0, "a practice's transactions as they stood at a moment",
+      {{"audit", "transactions"},
+       "",
+       0,
+       "a practice's transactions as they stood at a moment",
        {{"data", "DIR", "the data directory"},
         {"practice", "ID", "the practice"},
         {"as-of", "TIME", "the moment (default now)"}},
        AuditTransactions},
-      {{"replay"}, "[DIR2]", 1, "rebuilds the projections into a new directory, or compares two",
+      {{"replay"},
+       "[DIR2]",
+       1,
+       "rebuilds the projections into a new directory, or compares two",
        {{"data", "DIR", "the data directory to replay"},
         {"out", "DIR2", "where the rebuilt views go"},
         {"to-time", "TIME", "stop before the first event after this time"},
@@ -162,7 +201,8 @@ Args ParseFor(const Command& c, int argc, char** argv, int from) {
       name = name.substr(0, eq);
       has_value = true;
     }
-    auto f = std::find_if(c.flags.begin(), c.flags.end(), [&](const Flag& x) { return name == x.name; });
+    auto f =
+        std::find_if(c.flags.begin(), c.flags.end(), [&](const Flag& x) { return name == x.name; });
     if (f == c.flags.end()) throw UsageError("unknown flag --" + name);
     if (a.flags.contains(name)) throw UsageError("--" + name + " is given twice");
     if (f->value == nullptr) {
@@ -178,8 +218,8 @@ Args ParseFor(const Command& c, int argc, char** argv, int from) {
       char* end = nullptr;
       long long v = std::strtoll(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || errno != 0 || v < f->min || v > f->max) {
-        throw UsageError("--" + name + " takes a whole number from " + std::to_string(f->min) + " to " +
-                         std::to_string(f->max) + ", not '" + value + "'");
+        throw UsageError("--" + name + " takes a whole number from " + std::to_string(f->min) +
+                         " to " + std::to_string(f->max) + ", not '" + value + "'");
       }
     }
     a.flags[name] = value;
@@ -207,7 +247,8 @@ int Main(int argc, char** argv) {
   for (const auto& c : Commands()) {
     if (static_cast<int>(c.words.size()) > argc - at) continue;
     bool match = true;
-    for (size_t k = 0; k < c.words.size(); ++k) match = match && c.words[k] == argv[at + static_cast<int>(k)];
+    for (size_t k = 0; k < c.words.size(); ++k)
+      match = match && c.words[k] == argv[at + static_cast<int>(k)];
     if (match && (cmd == nullptr || c.words.size() > cmd->words.size())) cmd = &c;
   }
   if (cmd == nullptr) {

@@ -2,18 +2,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "adapters/api/api.h"
 #include "adapters/app/app.h"
-#include "tools/node/demo.h"
 #include "adapters/http/http_client.h"
 #include "adapters/http/http_server.h"
 #include "adapters/kafka/kafka_mock.h"
-#include "tools/node/node.h"
 #include "tools/cli.h"
+#include "tools/node/demo.h"
+#include "tools/node/node.h"
 
 namespace remit::tools {
 namespace {
@@ -34,8 +34,10 @@ std::string ServerFile(const std::string& data) { return data + "/server.json"; 
 
 }  // namespace
 
-std::optional<Result<HttpResult>> CallRunningServer(const std::string& data, const std::string& token_file,
-                                                    const std::string& method, const std::string& path,
+std::optional<Result<HttpResult>> CallRunningServer(const std::string& data,
+                                                    const std::string& token_file,
+                                                    const std::string& method,
+                                                    const std::string& path,
                                                     const std::string& body) {
   auto server = ReadFile(ServerFile(data));
   if (!server.ok()) return std::nullopt;
@@ -102,7 +104,8 @@ int Serve(const Args& args) {
   std::optional<KafkaSetup> kafka;
   if (auto brokers = args.Get("kafka-brokers")) {
     if (brokers->empty() || args.Has("read-only")) {
-      std::fprintf(stderr, "remit serve: --kafka-brokers takes HOST:PORT[,...] (and not --read-only)\n");
+      std::fprintf(stderr,
+                   "remit serve: --kafka-brokers takes HOST:PORT[,...] (and not --read-only)\n");
       return 2;
     }
     kafka = KafkaSetup{};
@@ -113,12 +116,15 @@ int Serve(const Args& args) {
   // HTTPS: both files or neither. Not with Kafka yet: the processes forward writes to each other
   // over plain HTTP (docs/security.md).
   auto tls_cert = args.Get("tls-cert"), tls_key = args.Get("tls-key");
-  if (tls_cert.has_value() != tls_key.has_value() || (tls_cert && (tls_cert->empty() || tls_key->empty()))) {
+  if (tls_cert.has_value() != tls_key.has_value() ||
+      (tls_cert && (tls_cert->empty() || tls_key->empty()))) {
     std::fprintf(stderr, "remit serve: --tls-cert FILE and --tls-key FILE go together\n");
     return 2;
   }
   if (tls_cert && kafka) {
-    std::fprintf(stderr, "remit serve: TLS in remit is not built for Kafka mode; terminate TLS in a proxy\n");
+    std::fprintf(
+        stderr,
+        "remit serve: TLS in remit is not built for Kafka mode; terminate TLS in a proxy\n");
     return 2;
   }
   // Seconds between background storage checks (the first runs at once).
@@ -180,7 +186,8 @@ int Serve(const Args& args) {
   // Not the public URL: behind a load balancer that is a name the processes may not resolve,
   // or one that lands on any process.
   std::string local = host == "0.0.0.0" ? "127.0.0.1" : host;
-  std::string advertise = args.Get("advertise-url").value_or("http://" + local + ":" + std::to_string(*bound));
+  std::string advertise =
+      args.Get("advertise-url").value_or("http://" + local + ":" + std::to_string(*bound));
   while (!advertise.empty() && advertise.back() == '/') advertise.pop_back();
   app->SetAdvertiseUrl(advertise);
 
@@ -210,14 +217,15 @@ int Serve(const Args& args) {
                 kafka->topic_prefix.c_str(), kafka->group.c_str());
   }
   if (!app->degraded_reason().empty()) {
-    std::printf("  the log does not verify: %s\n  serving what could be read; "
-                "run `remit audit verify --data %s`\n",
-                app->degraded_reason().c_str(), data->c_str());
+    std::printf(
+        "  the log does not verify: %s\n  serving what could be read; "
+        "run `remit audit verify --data %s`\n",
+        app->degraded_reason().c_str(), data->c_str());
   }
   std::printf("  health:   %s/healthz\n  metrics:  %s/metrics\n", base.c_str(), base.c_str());
   if (app->created_operator_token()) {
-    std::printf("  operator token (also in %s):\n    %s\n", app->options().operator_token_file.c_str(),
-                app->operator_token().c_str());
+    std::printf("  operator token (also in %s):\n    %s\n",
+                app->options().operator_token_file.c_str(), app->operator_token().c_str());
   }
   if (args.Has("demo")) {
     if (app->log().EndOffset() == 0) {
@@ -229,7 +237,8 @@ int Serve(const Args& args) {
       std::printf("demo practice '%s' loaded\n", demo->practice_id.c_str());
       std::printf("  staff dashboard:  %s/staff\n", public_url.c_str());
       std::printf("  staff admin token: %s\n", demo->admin_token.c_str());
-      std::printf("  patient portal:   %s/portal/%s\n", public_url.c_str(), demo->practice_id.c_str());
+      std::printf("  patient portal:   %s/portal/%s\n", public_url.c_str(),
+                  demo->practice_id.c_str());
       std::printf("  demo patient Jane Doe (guarantor of Sam and Lily):\n");
       std::printf("    confirm identity with phone %s (or initials JD)\n", demo->phone.c_str());
       std::printf("    username %s, password %s\n", demo->username.c_str(), demo->password.c_str());
@@ -237,9 +246,10 @@ int Serve(const Args& args) {
                   demo->otpauth_uri.c_str());
       std::printf("  enrolment link for Sam Doe (a dependent): %s\n", demo->invite_url.c_str());
       std::printf("  test cards: 4242424242424242 succeeds, 4000000000000002 is declined\n");
-      std::printf("  try: curl -H 'Authorization: Bearer %s' %s/api/v1/practices/%s/accounts/%s/balance\n",
-                  demo->admin_token.c_str(), base.c_str(), demo->practice_id.c_str(),
-                  demo->guarantor_id.c_str());
+      std::printf(
+          "  try: curl -H 'Authorization: Bearer %s' %s/api/v1/practices/%s/accounts/%s/balance\n",
+          demo->admin_token.c_str(), base.c_str(), demo->practice_id.c_str(),
+          demo->guarantor_id.c_str());
     } else {
       std::printf("demo: the data directory is not empty; the demo loads only into an empty one\n");
     }
@@ -292,14 +302,15 @@ int KafkaDev(const Args& args) {
     std::fprintf(stderr, "remit kafka-dev: %s\n", made.ToString().c_str());
     return 1;
   }
-  std::printf("librdkafka mock cluster with %d brokers (in memory: for trying Kafka mode, not for "
-              "data you keep); topics %s.events (%d partitions), %s.owners, %s.secrets, "
-              "%s.sandbox-gateway, %s.idempotency; SIGTERM or Ctrl-C stops it\n"
-              "try: remit serve --data DIR --listen 127.0.0.1:0 --kafka-brokers %s "
-              "--operator-token-file F --secrets-key K\nbootstrap servers:\n%s\n",
-              brokers, prefix.c_str(), partitions, prefix.c_str(), prefix.c_str(), prefix.c_str(),
-              prefix.c_str(), (*cluster)->bootstrap_servers().c_str(),
-              (*cluster)->bootstrap_servers().c_str());
+  std::printf(
+      "librdkafka mock cluster with %d brokers (in memory: for trying Kafka mode, not for "
+      "data you keep); topics %s.events (%d partitions), %s.owners, %s.secrets, "
+      "%s.sandbox-gateway, %s.idempotency; SIGTERM or Ctrl-C stops it\n"
+      "try: remit serve --data DIR --listen 127.0.0.1:0 --kafka-brokers %s "
+      "--operator-token-file F --secrets-key K\nbootstrap servers:\n%s\n",
+      brokers, prefix.c_str(), partitions, prefix.c_str(), prefix.c_str(), prefix.c_str(),
+      prefix.c_str(), (*cluster)->bootstrap_servers().c_str(),
+      (*cluster)->bootstrap_servers().c_str());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
@@ -326,7 +337,8 @@ int TokenCreate(const Args& args) {
       return 1;
     }
     if ((*r)->status != 201) {
-      std::fprintf(stderr, "remit token create: server answered %d: %s\n", (*r)->status, (*r)->body.c_str());
+      std::fprintf(stderr, "remit token create: server answered %d: %s\n", (*r)->status,
+                   (*r)->body.c_str());
       return 1;
     }
     auto j = nlohmann::json::parse((*r)->body);

@@ -6,15 +6,15 @@
 #include <array>
 #include <cctype>
 #include <chrono>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
-#include "adapters/storage/audit.h"
+#include "adapters/api/web_assets.h"
 #include "adapters/app/event_json.h"
+#include "adapters/app/queries.h"
 #include "adapters/http/http_client.h"
 #include "adapters/http/qr_png.h"
-#include "adapters/app/queries.h"
-#include "adapters/api/web_assets.h"
+#include "adapters/storage/audit.h"
 #include "events/event.h"
 #include "projections/projections.h"
 
@@ -28,18 +28,30 @@ namespace pj = projections;
 
 const char* Title(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Internal Server Error";
   }
 }
 
@@ -60,7 +72,9 @@ HttpResponse Unavailable(const Status& s) {
   return p;
 }
 
-HttpResponse Json(int status, const json& j) { return HttpResponse{status, "application/json", j.dump(), {}}; }
+HttpResponse Json(int status, const json& j) {
+  return HttpResponse{status, "application/json", j.dump(), {}};
+}
 
 // A validation failure carried out of the field readers.
 struct Invalid {
@@ -84,14 +98,16 @@ std::string Str(const json& j, const char* field, bool required = true) {
     if (required) throw Invalid{400, "validation_failed", std::string(field) + " is required"};
     return {};
   }
-  if (!it->is_string()) throw Invalid{400, "validation_failed", std::string(field) + " must be a string"};
+  if (!it->is_string())
+    throw Invalid{400, "validation_failed", std::string(field) + " must be a string"};
   return it->get<std::string>();
 }
 
 std::optional<bool> OptBool(const json& j, const char* field) {
   auto it = j.find(field);
   if (it == j.end()) return std::nullopt;
-  if (!it->is_boolean()) throw Invalid{400, "validation_failed", std::string(field) + " must be a boolean"};
+  if (!it->is_boolean())
+    throw Invalid{400, "validation_failed", std::string(field) + " must be a boolean"};
   return it->get<bool>();
 }
 
@@ -111,8 +127,9 @@ Cents PositiveCents(const json& j, const char* field) {
       return static_cast<Cents>(v);
     }
   }
-  throw Invalid{422, "invalid_amount", std::string(field) + " must be a whole number of cents from 1 to " +
-                                           std::to_string(kAmountCentsMax)};
+  throw Invalid{422, "invalid_amount",
+                std::string(field) + " must be a whole number of cents from 1 to " +
+                    std::to_string(kAmountCentsMax)};
 }
 
 // ---- Paths ----------------------------------------------------------------------------------
@@ -140,10 +157,14 @@ json ChargeJson(const ChargePosted& c) {
 
 std::string ActorOf(const Principal& p) {
   switch (p.kind) {
-    case Principal::Kind::kOperator: return "operator";
-    case Principal::Kind::kStaff: return "staff:" + p.token_id;
-    case Principal::Kind::kPatient: return "patient:" + p.patient_id;
-    case Principal::Kind::kNone: break;
+    case Principal::Kind::kOperator:
+      return "operator";
+    case Principal::Kind::kStaff:
+      return "staff:" + p.token_id;
+    case Principal::Kind::kPatient:
+      return "patient:" + p.patient_id;
+    case Principal::Kind::kNone:
+      break;
   }
   return "anonymous";
 }
@@ -154,24 +175,31 @@ int HttpStatusFor(engine::Reject r) {
     case Reject::kPracticeExists:
     case Reject::kChargeConflict:
     case Reject::kUsernameTaken:
-    case Reject::kNotPostable: return 409;
+    case Reject::kNotPostable:
+      return 409;
     case Reject::kPracticeNotFound:
     case Reject::kPatientNotFound:
     case Reject::kTokenNotFound:
     case Reject::kCardNotFound:
     case Reject::kPaymentNotFound:
-    case Reject::kNotificationNotFound: return 404;
+    case Reject::kNotificationNotFound:
+      return 404;
     case Reject::kValidationFailed:
-    case Reject::kInvalidInvite: return 400;
+    case Reject::kInvalidInvite:
+      return 400;
     case Reject::kIdentityNotVerified:
     case Reject::kInvalidCredentials:
     case Reject::kInvalidCode:
-    case Reject::kSessionNotFound: return 401;
-    case Reject::kLockedOut: return 429;
-    case Reject::kPaymentsDisabled: return 403;
+    case Reject::kSessionNotFound:
+      return 401;
+    case Reject::kLockedOut:
+      return 429;
+    case Reject::kPaymentsDisabled:
+      return 403;
     case Reject::kInvalidGuarantor:
     case Reject::kAmountExceedsBalance:
-    case Reject::kInvalidAmount: return 422;
+    case Reject::kInvalidAmount:
+      return 422;
   }
   return 500;
 }
@@ -187,7 +215,6 @@ HttpResponse FromExec(const Result<ExecResult>& r) {
   if (!r.ok()) return Unavailable(r.status());
   return FromRejection(*r->rejection);
 }
-
 
 // An inbox item of the view as the contract shows it.
 json InboxJson(json n) {
@@ -215,8 +242,9 @@ namespace {
 
 bool HasHeader(const HttpResponse& r, std::string_view name) {
   for (const auto& [k, v] : r.headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(a) == std::tolower(b);
+        })) {
       return true;
     }
   }
@@ -254,7 +282,8 @@ HttpResponse Api::Handle(const HttpRequest& req) {
       // A request that may write holds the write gate shared: a backup waits for it, and it
       // for a backup (Node::Backup).
       std::shared_lock<std::shared_mutex> gate(*parts_.write_gate, std::defer_lock);
-      bool writes = req.method != "GET" && req.method != "HEAD" && req.path != "/api/v1/operator/backup";
+      bool writes =
+          req.method != "GET" && req.method != "HEAD" && req.path != "/api/v1/operator/backup";
       if (writes) gate.lock();
       if (auto forwarded = ForwardToOwner(req)) {
         route = "forwarded";
@@ -352,8 +381,8 @@ std::optional<HttpResponse> Api::CallOwner(const std::string& practice, const st
       last = r.ok() ? "its owner is handing it over" : r.status().ToString();
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      HttpResponse p = Problem(503, "unavailable",
-                               "practice " + practice + " has no reachable writer: " + last);
+      HttpResponse p =
+          Problem(503, "unavailable", "practice " + practice + " has no reachable writer: " + last);
       p.headers.emplace_back("Retry-After", "2");
       return p;
     }
@@ -376,8 +405,9 @@ void Api::RecordAccess(const std::string& practice, const std::string& actor,
     // The owner writes the access event; a read never waits long for it.
     json b = {{"actor", actor}, {"resource", resource}, {"patient_id", patient_id}};
     auto r = CallOwner(practice, "POST", "/internal/v1/practices/" + practice + "/record-access",
-                       b.dump(), {{"authorization", "Bearer " + app_->operator_token()},
-                                  {"content-type", "application/json"}});
+                       b.dump(),
+                       {{"authorization", "Bearer " + app_->operator_token()},
+                        {"content-type", "application/json"}});
     recorded = r && r->status == 204;
   } else {
     engine::CommandContext ctx{practice, "access:" + RandomHex(12), {}, actor, 0};
@@ -401,8 +431,8 @@ std::string Api::ClientOf(const HttpRequest& req) {
 std::optional<HttpResponse> Api::Throttle(RateLimiter& limiter, const std::string& key) {
   int retry_after = 1;
   if (limiter.Take(key, &retry_after)) return std::nullopt;
-  HttpResponse p = Problem(429, "rate_limited", "too many requests; try again in " +
-                                                    std::to_string(retry_after) + " s");
+  HttpResponse p = Problem(429, "rate_limited",
+                           "too many requests; try again in " + std::to_string(retry_after) + " s");
   p.headers.emplace_back("Retry-After", std::to_string(retry_after));
   return p;
 }
@@ -412,10 +442,11 @@ HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
   std::string key = req.Header("idempotency-key");
   if (key.empty()) return fn();
   if (!IsValidIdempotencyKey(key)) {
-    return Problem(400, "validation_failed", "Idempotency-Key must be 1 to 255 printable ASCII characters");
+    return Problem(400, "validation_failed",
+                   "Idempotency-Key must be 1 to 255 printable ASCII characters");
   }
-  std::string scope = who.kind == Principal::Kind::kPatient   ? who.practice_id + "/" + who.patient_id
-                      : who.kind == Principal::Kind::kStaff    ? who.practice_id
+  std::string scope = who.kind == Principal::Kind::kPatient ? who.practice_id + "/" + who.patient_id
+                      : who.kind == Principal::Kind::kStaff ? who.practice_id
                       : who.kind == Principal::Kind::kOperator ? "operator"
                                                                : "anonymous" + req.path;
   std::string store_key = "idem/" + scope + "/" + Hex(Sha256(key));
@@ -448,8 +479,10 @@ HttpResponse Api::WithIdempotency(const HttpRequest& req, const Principal& who,
                      "this Idempotency-Key was used with a different request");
     }
     // (Stripped again: records kept before secrets were left out of them.)
-    HttpResponse r{s.value("status", 200), s.value("content_type", "application/json"),
-                   WithoutSecrets(s.value("body", "")), {{"Idempotent-Replayed", "true"}}};
+    HttpResponse r{s.value("status", 200),
+                   s.value("content_type", "application/json"),
+                   WithoutSecrets(s.value("body", "")),
+                   {{"Idempotent-Replayed", "true"}}};
     return r;
   }
   HttpResponse r = fn();
@@ -477,7 +510,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     int64_t checked = parts_.storage_checked_at_us->load();
     json storage_checked = checked == 0 ? json(nullptr) : json(FormatTime(checked));
     if (!app_->degraded_reason().empty()) {
-      return Json(503, {{"status", "read_only"}, {"detail", app_->degraded_reason()},
+      return Json(503, {{"status", "read_only"},
+                        {"detail", app_->degraded_reason()},
                         {"storage_checked_at", storage_checked}});
     }
     if (app_->read_only()) return Json(200, {{"status", "ok"}, {"read_only", true}});
@@ -495,7 +529,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     std::vector<std::tuple<std::string, std::string, double>> gauges = {
         {"remit_events_appended", "Events appended by this process.",
          static_cast<double>(app_->events_appended())},
-        {"remit_password_hashes", "Password hashes computed (enrolment and sign-in), bounded in number at once.",
+        {"remit_password_hashes",
+         "Password hashes computed (enrolment and sign-in), bounded in number at once.",
          static_cast<double>(parts_.portal->hashing().runs())},
         {"remit_password_hashes_peak", "The most password hashes that ran at once.",
          static_cast<double>(parts_.portal->hashing().peak())},
@@ -535,9 +570,11 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     }
     json b = ParseBody(req);
     std::string to = Str(b, "to");
-    if (to.empty() || to.front() != '/') throw Invalid{400, "validation_failed", "to must be an absolute path"};
+    if (to.empty() || to.front() != '/')
+      throw Invalid{400, "validation_failed", "to must be an absolute path"};
     auto r = parts_.backup(to);
-    if (!r.ok() && r.status().IsInvalidArgument()) return Problem(409, "backup_refused", r.status().ToString());
+    if (!r.ok() && r.status().IsInvalidArgument())
+      return Problem(409, "backup_refused", r.status().ToString());
     if (!r.ok()) return Problem(500, "backup_failed", r.status().ToString());
     return Json(200, {{"to", to}, {"events", *r}});
   }
@@ -558,15 +595,19 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
       who.patient_id = session->patient_id;
     }
   }
-  auto unauthorized = [] { return Problem(401, "unauthorized", "a valid bearer token is required"); };
+  auto unauthorized = [] {
+    return Problem(401, "unauthorized", "a valid bearer token is required");
+  };
 
   // GET /api/v1/whoami
   if (n == 3 && parts[2] == "whoami") {
     *route = "/api/v1/whoami";
     if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
     switch (who.kind) {
-      case Principal::Kind::kNone: return unauthorized();
-      case Principal::Kind::kOperator: return Json(200, {{"kind", "operator"}});
+      case Principal::Kind::kNone:
+        return unauthorized();
+      case Principal::Kind::kOperator:
+        return Json(200, {{"kind", "operator"}});
       case Principal::Kind::kStaff:
         return Json(200, {{"kind", "staff"},
                           {"practice_id", who.practice_id},
@@ -579,14 +620,16 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     }
   }
 
-  if (n < 3 || parts[2] != "practices") return Problem(404, "not_found", "no such path: " + req.path);
+  if (n < 3 || parts[2] != "practices")
+    return Problem(404, "not_found", "no such path: " + req.path);
 
   // POST /api/v1/practices
   if (n == 3) {
     *route = "/api/v1/practices";
     if (m != "POST") return Problem(405, "method_not_allowed", "use POST");
     if (who.kind == Principal::Kind::kNone) return unauthorized();
-    if (who.kind != Principal::Kind::kOperator) return Problem(403, "forbidden", "only the operator creates practices");
+    if (who.kind != Principal::Kind::kOperator)
+      return Problem(403, "forbidden", "only the operator creates practices");
     return WithIdempotency(req, who, [&] {
       json b = ParseBody(req);
       std::string id = Str(b, "practice_id");
@@ -644,8 +687,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     return std::nullopt;
   };
   auto ctx_for = [&](std::string key) {
-    return engine::CommandContext{pid, std::move(key), Sha256(req.method + " " + req.path, req.body),
-                                  ActorOf(who), 0};
+    return engine::CommandContext{pid, std::move(key),
+                                  Sha256(req.method + " " + req.path, req.body), ActorOf(who), 0};
   };
   auto command_key = [&](const std::string& fallback) {
     std::string k = req.Header("idempotency-key");
@@ -672,14 +715,19 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
           auto t = ParseTime(expires);
           int64_t now = NowMicros();
           if (!t || *t <= now || *t > now + int64_t{10} * 366 * 24 * 3600 * 1000000) {
-            throw Invalid{400, "validation_failed", "expires_at must be an RFC 3339 time within the next 10 years"};
+            throw Invalid{400, "validation_failed",
+                          "expires_at must be an RFC 3339 time within the next 10 years"};
           }
           expires_at_us = *t;
         }
         auto t = app_->CreateToken(pid, role, label, ActorOf(who), expires_at_us);
         if (!t.ok()) return Problem(503, "unavailable", t.status().ToString());
-        return Json(201, {{"token_id", t->first}, {"token", t->second}, {"role", role}, {"label", label},
-                          {"expires_at", expires_at_us == 0 ? json(nullptr) : json(FormatTime(expires_at_us))}});
+        return Json(201, {{"token_id", t->first},
+                          {"token", t->second},
+                          {"role", role},
+                          {"label", label},
+                          {"expires_at",
+                           expires_at_us == 0 ? json(nullptr) : json(FormatTime(expires_at_us))}});
       });
     }
     if (m != "DELETE") return Problem(405, "method_not_allowed", "use DELETE");
@@ -701,7 +749,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (m != "PUT") return Problem(405, "method_not_allowed", "use GET or PUT");
     if (auto d = deny("admin", false)) return *d;
     json b = ParseBody(req);
-    engine::ChangeSettings c{OptBool(b, "portal_payments_enabled"), OptBool(b, "auto_post_to_ledger")};
+    engine::ChangeSettings c{OptBool(b, "portal_payments_enabled"),
+                             OptBool(b, "auto_post_to_ledger")};
     auto r = app_->Execute(ctx_for(command_key("settings:" + RandomHex(8))), c);
     if (!r.ok() || r->rejection) return FromExec(r);
     auto pr = app_->views().Get(pj::PracticeKey(pid));
@@ -715,9 +764,12 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (auto d = deny("staff", false)) return *d;
     auto png = QrPng(app_->public_url() + "/portal/" + pid);
     if (!png.ok()) return Problem(503, "unavailable", png.status().ToString());
-    return HttpResponse{200, "image/png", std::move(png.value()),
-                        {{"Content-Disposition", "attachment; filename=\"" + pid + "-portal-qr.png\""},
-                         {"Cache-Control", "no-store"}}};
+    return HttpResponse{
+        200,
+        "image/png",
+        std::move(png.value()),
+        {{"Content-Disposition", "attachment; filename=\"" + pid + "-portal-qr.png\""},
+         {"Cache-Control", "no-store"}}};
   }
 
   // /api/v1/practices/{p}/resources/portal-link
@@ -738,14 +790,20 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
       return Problem(400, "validation_failed", "patient_id must match [A-Za-z0-9_-]{1,64}");
     }
     json b = ParseBody(req);
-    PatientUpserted p{patient_id,         Str(b, "first_name"),        Str(b, "last_name"),
-                      Str(b, "phone", false), Str(b, "email", false), Str(b, "date_of_birth", false),
+    PatientUpserted p{patient_id,
+                      Str(b, "first_name"),
+                      Str(b, "last_name"),
+                      Str(b, "phone", false),
+                      Str(b, "email", false),
+                      Str(b, "date_of_birth", false),
                       Str(b, "guarantor_id", false)};
     if (p.first_name.empty() || p.last_name.empty()) {
       throw Invalid{400, "validation_failed", "first_name and last_name must not be empty"};
     }
     for (const auto* f : {&p.first_name, &p.last_name, &p.phone, &p.email}) {
-      if (f->size() > 200) throw Invalid{400, "validation_failed", "names, phone and email are limited to 200 characters"};
+      if (f->size() > 200)
+        throw Invalid{400, "validation_failed",
+                      "names, phone and email are limited to 200 characters"};
     }
     if (!p.date_of_birth.empty() && !IsValidDate(p.date_of_birth)) {
       throw Invalid{400, "validation_failed", "date_of_birth must be a date YYYY-MM-DD"};
@@ -756,9 +814,12 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     auto r = app_->Execute(ctx_for(command_key("patient:" + patient_id + ":" + RandomHex(8))),
                            engine::UpsertPatient{p});
     if (!r.ok() || r->rejection) return FromExec(r);
-    json out = {{"patient_id", p.patient_id}, {"first_name", p.first_name},
-                {"last_name", p.last_name},   {"phone", p.phone},
-                {"email", p.email},           {"date_of_birth", p.date_of_birth},
+    json out = {{"patient_id", p.patient_id},
+                {"first_name", p.first_name},
+                {"last_name", p.last_name},
+                {"phone", p.phone},
+                {"email", p.email},
+                {"date_of_birth", p.date_of_birth},
                 {"guarantor_id", p.guarantor_id.empty() ? json(nullptr) : json(p.guarantor_id)}};
     return Json(r->outcome == engine::Outcome::kCreated ? 201 : 200, out);
   }
@@ -841,13 +902,15 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
       auto it = req.query.find(name);
       if (it == req.query.end()) return dflt;
       const std::string& v = it->second;
-      if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+      if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
       uint64_t x = std::stoull(v);
       if (x > max) return std::nullopt;
       return x;
     };
     auto limit = number("limit", 100, 1000);
-    if (!limit || *limit == 0) return Problem(400, "validation_failed", "limit must be an integer from 1 to 1000");
+    if (!limit || *limit == 0)
+      return Problem(400, "validation_failed", "limit must be an integer from 1 to 1000");
     bool has_after = req.query.contains("after");
     auto after = number("after", 0, UINT64_MAX / 2);
     if (!after) return Problem(400, "validation_failed", "after must be an event offset");
@@ -861,9 +924,14 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
         return false;
       }
       json j = EventJson(offset, ev);
-      items.push_back({{"offset", offset}, {"event_id", j["event_id"]}, {"type", j["type"]},
-                       {"occurred_at", j["occurred_at"]}, {"prev_hash", j["prev_hash"]},
-                       {"hash", j["hash"]}, {"actor", j["actor"]}, {"payload", j["payload"]}});
+      items.push_back({{"offset", offset},
+                       {"event_id", j["event_id"]},
+                       {"type", j["type"]},
+                       {"occurred_at", j["occurred_at"]},
+                       {"prev_hash", j["prev_hash"]},
+                       {"hash", j["hash"]},
+                       {"actor", j["actor"]},
+                       {"payload", j["payload"]}});
       return true;
     });
     if (!s.ok()) return Problem(503, "unavailable", s.ToString());
@@ -878,9 +946,10 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
     if (auto d = deny("auditor", false)) return *d;
     ChainReport r = VerifyChains(app_->log(), pid);
-    json out = {{"events_checked", r.events_checked},
-                {"chain_ok", r.chain_ok},
-                {"first_bad_offset", r.first_bad_offset ? json(*r.first_bad_offset) : json(nullptr)}};
+    json out = {
+        {"events_checked", r.events_checked},
+        {"chain_ok", r.chain_ok},
+        {"first_bad_offset", r.first_bad_offset ? json(*r.first_bad_offset) : json(nullptr)}};
     if (!r.chain_ok) out["detail"] = r.why;
     if (r.chain_ok) out["head_hash"] = r.head_hash_hex;
     return Json(200, out);
@@ -892,7 +961,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
     if (auto d = deny("staff", false)) return *d;
     auto unread = req.query.find("unread");
-    bool only_unread = unread != req.query.end() && (unread->second == "true" || unread->second == "1");
+    bool only_unread =
+        unread != req.query.end() && (unread->second == "true" || unread->second == "1");
     json items = json::array();
     app_->views().Scan(pj::InboxPrefix(pid), [&](std::string_view, std::string_view v) {
       json n = json::parse(v);
@@ -901,7 +971,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
       return items.size() < 1000;
     });
     // Unread first, each group newest first (the scan is newest first).
-    std::stable_partition(items.begin(), items.end(), [](const json& n) { return !n.value("read", false); });
+    std::stable_partition(items.begin(), items.end(),
+                          [](const json& n) { return !n.value("read", false); });
     return Json(200, {{"items", items}});
   }
 
@@ -964,19 +1035,20 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
   return Problem(404, "not_found", "no such path: " + req.path);
 }
 
-
 }  // namespace remit
 
 namespace remit {
 
 HttpResponse Api::RouteSandbox(const HttpRequest& req, std::string* route) {
   *route = "/sandbox-gateway/v1/tokens";
-  if (req.path != "/sandbox-gateway/v1/tokens") return Problem(404, "not_found", "no such path: " + req.path);
+  if (req.path != "/sandbox-gateway/v1/tokens")
+    return Problem(404, "not_found", "no such path: " + req.path);
   if (req.method != "POST") return Problem(405, "method_not_allowed", "use POST");
   json b = ParseBody(req);
   std::string number = Str(b, "number");
   auto month = b.find("exp_month"), year = b.find("exp_year");
-  if (month == b.end() || !month->is_number_integer() || year == b.end() || !year->is_number_integer()) {
+  if (month == b.end() || !month->is_number_integer() || year == b.end() ||
+      !year->is_number_integer()) {
     throw Invalid{400, "validation_failed", "exp_month and exp_year must be integers"};
   }
   std::string cvc = Str(b, "cvc");
@@ -1011,9 +1083,10 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
     return std::nullopt;
   };
   Portal& portal = *parts_.portal;
-  bool anonymous_step = m == "POST" && ((n == 5 && (parts[4] == "enroll" || parts[4] == "identity-check" ||
-                                                     parts[4] == "login")) ||
-                                         (n == 6 && parts[4] == "login" && parts[5] == "verify"));
+  bool anonymous_step =
+      m == "POST" &&
+      ((n == 5 && (parts[4] == "enroll" || parts[4] == "identity-check" || parts[4] == "login")) ||
+       (n == 6 && parts[4] == "login" && parts[5] == "verify"));
   if (anonymous_step) {
     if (auto limited = Throttle(steps_per_address_, ClientOf(req))) {
       *route = "rate_limited";
@@ -1033,8 +1106,10 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
         throw Invalid{400, "validation_failed",
                       "username must be 3 to 64 letters, digits or . _ - @ +"};
       }
-      if (code.empty() || code.size() > 128) return Problem(400, "invalid_invite", "the invite code is not valid");
-      if (auto weak = PasswordWeakness(password, username)) return Problem(422, "weak_password", *weak);
+      if (code.empty() || code.size() > 128)
+        return Problem(400, "invalid_invite", "the invite code is not valid");
+      if (auto weak = PasswordWeakness(password, username))
+        return Problem(422, "weak_password", *weak);
       auto r = portal.Enroll(pid, code, username, password);
       if (!r.ok()) return Unavailable(r.status());
       if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
@@ -1067,17 +1142,20 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
       std::string client = ClientOf(req);
       int retry_after = 1;
       if (!identity_failures_per_address_.Has(client, &retry_after)) {
-        HttpResponse p = Problem(429, "rate_limited", "too many failed identity checks from this address");
+        HttpResponse p =
+            Problem(429, "rate_limited", "too many failed identity checks from this address");
         p.headers.emplace_back("Retry-After", std::to_string(retry_after));
         return p;
       }
-      if (auto limited = Throttle(identity_checks_per_user_, pid + "/" + NormalizeUsername(username))) {
+      if (auto limited =
+              Throttle(identity_checks_per_user_, pid + "/" + NormalizeUsername(username))) {
         return *limited;
       }
       auto r = portal.CheckIdentity(pid, username, method, value);
       if (!r.ok()) return Unavailable(r.status());
       if (auto* rej = RejectionOf(r)) {
-        if (rej->reason == engine::Reject::kIdentityNotVerified) identity_failures_per_address_.Charge(client);
+        if (rej->reason == engine::Reject::kIdentityNotVerified)
+          identity_failures_per_address_.Charge(client);
         return FromRejection(*rej);
       }
       return Json(200, {{"identity_token", std::get<1>(*r)},
@@ -1092,7 +1170,8 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
       json b = ParseBody(req);
       std::string token = Str(b, "identity_token"), username = Str(b, "username"),
                   password = Str(b, "password");
-      if (password.size() > 1024) return Problem(401, "invalid_credentials", "wrong username or password");
+      if (password.size() > 1024)
+        return Problem(401, "invalid_credentials", "wrong username or password");
       auto r = portal.Login(pid, token, username, password);
       if (!r.ok()) return Unavailable(r.status());
       if (auto* rej = RejectionOf(r)) return FromRejection(*rej);
@@ -1114,7 +1193,6 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
     });
   }
 
-
   // Everything below needs a patient session of this practice.
   std::string bearer = BearerOf(req);
   auto session = portal.Authenticate(bearer);
@@ -1124,7 +1202,8 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
     }
     return Problem(403, "forbidden", "staff tokens cannot use the patient portal");
   }
-  if (session->practice_id != pid) return Problem(403, "forbidden", "this session is for another practice");
+  if (session->practice_id != pid)
+    return Problem(403, "forbidden", "this session is for another practice");
 
   if (n == 5 && parts[4] == "logout") {
     *route = "/api/v1/portal/{p}/logout";
@@ -1147,17 +1226,21 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
       *route = "/api/v1/portal/{p}/me/cards";
       if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
       json items = json::array();
-      app_->views().Scan(pj::CardPrefix(pid, session->patient_id), [&](std::string_view, std::string_view v) {
-        items.push_back(json::parse(v));
-        return true;
-      });
+      app_->views().Scan(pj::CardPrefix(pid, session->patient_id),
+                         [&](std::string_view, std::string_view v) {
+                           items.push_back(json::parse(v));
+                           return true;
+                         });
       return Json(200, {{"items", items}});
     }
     if (n == 7) {
       *route = "/api/v1/portal/{p}/me/cards/{id}";
       if (m != "DELETE") return Problem(405, "method_not_allowed", "use DELETE");
-      engine::CommandContext ctx{pid, "card-remove:" + parts[6] + ":" + RandomHex(8), {},
-                                 "patient:" + session->patient_id, 0};
+      engine::CommandContext ctx{pid,
+                                 "card-remove:" + parts[6] + ":" + RandomHex(8),
+                                 {},
+                                 "patient:" + session->patient_id,
+                                 0};
       auto r = app_->Execute(ctx, engine::RemoveCard{session->patient_id, parts[6]});
       if (!r.ok() || r->rejection) return FromExec(r);
       return HttpResponse{204, "", "", {}};
@@ -1167,7 +1250,8 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
     *route = "/api/v1/portal/{p}/me/payments";
     if (auto d = post_only()) return *d;
     if (req.Header("idempotency-key").empty()) {
-      return Problem(400, "idempotency_key_required", "POST /me/payments needs an Idempotency-Key header");
+      return Problem(400, "idempotency_key_required",
+                     "POST /me/payments needs an Idempotency-Key header");
     }
     Principal who;
     who.kind = Principal::Kind::kPatient;
@@ -1212,7 +1296,8 @@ namespace remit {
 
 HttpResponse Api::RoutePage(const HttpRequest& req, const std::vector<std::string>& parts,
                             std::string* route) {
-  if (req.method != "GET" && req.method != "HEAD") return Problem(405, "method_not_allowed", "use GET");
+  if (req.method != "GET" && req.method != "HEAD")
+    return Problem(405, "method_not_allowed", "use GET");
   std::string asset, type = "text/html; charset=utf-8";
   size_t n = parts.size();
   if (parts[0] == "staff" && n == 1) {
@@ -1221,17 +1306,22 @@ HttpResponse Api::RoutePage(const HttpRequest& req, const std::vector<std::strin
   } else if (parts[0] == "portal" && n == 2 && IsValidPracticeId(parts[1])) {
     *route = "/portal/{p}";
     asset = "portal.html";
-  } else if (parts[0] == "portal" && n == 3 && parts[2] == "enroll" && IsValidPracticeId(parts[1])) {
+  } else if (parts[0] == "portal" && n == 3 && parts[2] == "enroll" &&
+             IsValidPracticeId(parts[1])) {
     *route = "/portal/{p}/enroll";
     asset = "enroll.html";
   } else if (parts[0] == "assets" && n == 2 && parts[1].find('.') != std::string::npos &&
              !parts[1].ends_with(".html")) {
     *route = "/assets/{file}";
     asset = parts[1];
-    if (asset.ends_with(".css")) type = "text/css; charset=utf-8";
-    else if (asset.ends_with(".js")) type = "text/javascript; charset=utf-8";
-    else if (asset.ends_with(".svg")) type = "image/svg+xml";
-    else type = "application/octet-stream";
+    if (asset.ends_with(".css"))
+      type = "text/css; charset=utf-8";
+    else if (asset.ends_with(".js"))
+      type = "text/javascript; charset=utf-8";
+    else if (asset.ends_with(".svg"))
+      type = "image/svg+xml";
+    else
+      type = "application/octet-stream";
   }
   auto bytes = asset.empty() ? std::nullopt : WebAsset(asset);
   if (!bytes) return Problem(404, "not_found", "no such page: " + req.path);

@@ -5,9 +5,9 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <optional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -56,7 +56,7 @@ struct ApiParts {
   Portal* portal = nullptr;
   SecretsStore* secrets = nullptr;
   SandboxGateway* sandbox = nullptr;
-  KvStore* idempotency = nullptr;  // request fingerprints and answers by Idempotency-Key
+  KvStore* idempotency = nullptr;    // request fingerprints and answers by Idempotency-Key
   PracticeOwners* owners = nullptr;  // Kafka mode only
   // Every request that may write holds it shared; a backup holds it alone.
   std::shared_mutex* write_gate = nullptr;
@@ -115,8 +115,9 @@ class Api {
   ApiParts parts_;
   // Records that `actor` read `resource` (HIPAA access log), once per `reader` (a session or a
   // staff token) and resource; remembered in memory, up to kAccessMemoryMax pairs.
-  void RecordAccess(const std::string& practice, const std::string& actor, const std::string& reader,
-                    const std::string& resource, const std::string& patient_id);
+  void RecordAccess(const std::string& practice, const std::string& actor,
+                    const std::string& reader, const std::string& resource,
+                    const std::string& patient_id);
   static constexpr size_t kAccessMemoryMax = 100000;
 
   // The client a request is for: the TCP peer (or a trusted proxy's client), or, for a request

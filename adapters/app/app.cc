@@ -62,7 +62,8 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
         " but the views (" + options.data_dir + "/views) have applied it up to offset " +
         std::to_string(views_at) + ": " + std::to_string(views_at - log_end) +
         " acknowledged events are missing from the log, the first at offset " +
-        std::to_string(log_end) + ". The log was damaged or replaced by an older copy; keep the "
+        std::to_string(log_end) +
+        ". The log was damaged or replaced by an older copy; keep the "
         "directory as it is and restore it from a backup (remit restore; docs/operations.md)");
     if (!options.read_only) return lost;
     app->degraded_reason_ = lost.ToString();
@@ -195,8 +196,8 @@ Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Comman
   Slot* slot = GetSlot(ctx.practice_id, registering);
   ExecResult out;
   if (slot == nullptr) {
-    out.rejection = engine::Rejection{engine::Reject::kPracticeNotFound,
-                                      "no practice " + ctx.practice_id};
+    out.rejection =
+        engine::Rejection{engine::Reject::kPracticeNotFound, "no practice " + ctx.practice_id};
     return out;
   }
   {
@@ -290,10 +291,10 @@ Result<std::variant<engine::Rejection, App::Invite>> App::IssueInvite(
 }
 
 Result<std::pair<std::string, std::string>> App::CreateToken(const std::string& practice_id,
-                                                            const std::string& role,
-                                                            const std::string& label,
-                                                            const std::string& actor,
-                                                            int64_t expires_at_us) {
+                                                             const std::string& role,
+                                                             const std::string& label,
+                                                             const std::string& actor,
+                                                             int64_t expires_at_us) {
   std::string token_id = "tok_" + RandomHex(8);
   std::string token = "rms_" + RandomHex(32);
   engine::CommandContext ctx;

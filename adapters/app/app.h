@@ -13,18 +13,18 @@
 
 #include <atomic>
 #include <functional>
-#include <vector>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
+#include "adapters/app/projection_runner.h"
 #include "adapters/storage/event_log.h"
 #include "adapters/storage/files.h"
 #include "adapters/storage/kv_store.h"
-#include "adapters/app/projection_runner.h"
 #include "adapters/storage/view_store.h"
 #include "engine/engine.h"
 
@@ -37,7 +37,7 @@ struct AppOptions {
   // The stores beside the log, by name ("secrets", "sandbox-gateway"); when null, embedded ones
   // in <data_dir>/<name>.
   std::function<Result<std::unique_ptr<KvStore>>(const std::string& name)> open_store;
-  std::string secrets_key_file;  // default <data_dir>/secrets.key
+  std::string secrets_key_file;     // default <data_dir>/secrets.key
   std::string public_url;           // what portal links and QR codes point at (see SetPublicUrl)
   std::string operator_token_file;  // default <data_dir>/operator-token
   // Serve what can be read from a log that fails verification: the log is opened read-only,

@@ -1,15 +1,15 @@
 #include "adapters/app/portal.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "projections/projections.h"
 
 namespace remit {
 namespace {
 
-using engine::Rejection;
 using engine::Reject;
+using engine::Rejection;
 using nlohmann::json;
 
 std::string TokenId(std::string_view token) { return Hex(Sha256(token)); }
@@ -77,7 +77,8 @@ Outcome<Portal::Enrolment> Portal::Enroll(const std::string& practice, const std
     }
   });
   if (!found || patient_id.empty()) {
-    return Rejected<Enrolment>({Reject::kInvalidInvite, "the invite code is unknown, used or expired"});
+    return Rejected<Enrolment>(
+        {Reject::kInvalidInvite, "the invite code is unknown, used or expired"});
   }
   // Secrets are written first, under a name of this attempt's own: if the engine then refuses
   // the enrolment (the invite was used meanwhile, the username is taken), they are never
@@ -104,13 +105,12 @@ Outcome<Portal::Enrolment> Portal::Enroll(const std::string& practice, const std
   return Done(Enrolment{secret32, uri});
 }
 
-Outcome<std::string> Portal::CheckIdentity(const std::string& practice,
-                                           const std::string& username,
+Outcome<std::string> Portal::CheckIdentity(const std::string& practice, const std::string& username,
                                            const std::string& method, const std::string& value) {
   std::string token = RandomHex(32);
   engine::CommandContext ctx{practice, "identity:" + RandomHex(16), {}, "portal", now_us_()};
-  auto r = app_->Execute(ctx, engine::CheckIdentity{NormalizeUsername(username), method, value,
-                                                    TokenId(token)});
+  auto r = app_->Execute(
+      ctx, engine::CheckIdentity{NormalizeUsername(username), method, value, TokenId(token)});
   if (!r.ok()) return r.status();
   if (r->rejection) return Rejected<std::string>(*r->rejection);
   return Done(token);
@@ -140,14 +140,15 @@ Outcome<std::string> Portal::Login(const std::string& practice, const std::strin
   if (identified && !patient_id.empty() && !locked) {
     auto hash = secrets_->Get(SecretName("pw", practice, patient_id, secret_id));
     if (!hash.ok() && !hash.status().IsNotFound()) return hash.status();
-    auto verified = hashing_.Run([&] { return hash.ok() && VerifyPassword(hash.value(), password); });
+    auto verified =
+        hashing_.Run([&] { return hash.ok() && VerifyPassword(hash.value(), password); });
     if (!verified.ok()) return verified.status();
     ok = *verified;
   }
   std::string challenge = RandomHex(32);
   engine::CommandContext ctx{practice, "login:" + RandomHex(16), {}, "portal", now_us_()};
-  auto r = app_->Execute(ctx, engine::Login{TokenId(identity_token), username, ok,
-                                            TokenId(challenge)});
+  auto r =
+      app_->Execute(ctx, engine::Login{TokenId(identity_token), username, ok, TokenId(challenge)});
   if (!r.ok()) return r.status();
   if (r->rejection) return Rejected<std::string>(*r->rejection);
   return Done(challenge);
@@ -190,8 +191,8 @@ Outcome<Portal::NewSession> Portal::VerifyCode(const std::string& practice,
 }
 
 Status Portal::Logout(const PatientSession& who) {
-  engine::CommandContext ctx{who.practice_id, "logout:" + who.session_id, {},
-                             "patient:" + who.patient_id, now_us_()};
+  engine::CommandContext ctx{
+      who.practice_id, "logout:" + who.session_id, {}, "patient:" + who.patient_id, now_us_()};
   auto r = app_->Execute(ctx, engine::Logout{who.session_id, "logout"});
   if (!r.ok()) return r.status();
   std::lock_guard<std::mutex> l(seen_mu_);
@@ -271,8 +272,8 @@ Outcome<PaymentResult> Portal::Pay(const PatientSession& who, const std::string&
     cmd.exp_month = card->exp_month;
     cmd.exp_year = card->exp_year;
   }
-  engine::CommandContext ctx{who.practice_id, "pay:" + payment_id, {},
-                             "patient:" + who.patient_id, now_us_()};
+  engine::CommandContext ctx{
+      who.practice_id, "pay:" + payment_id, {}, "patient:" + who.patient_id, now_us_()};
   auto r = app_->Execute(ctx, cmd);
   if (!r.ok()) return r.status();
   if (r->rejection) return Rejected<PaymentResult>(*r->rejection);
@@ -303,7 +304,8 @@ Outcome<PaymentResult> Portal::Finish(const std::string& practice, const std::st
     auto r = app_->Execute(ctx, outcome);
     if (!r.ok()) return r.status();
     if (r->rejection) return Rejected<PaymentResult>(*r->rejection);
-    app_->Inspect(practice, [&](const engine::PracticeState& s) { pay = s.payments.at(payment_id); });
+    app_->Inspect(practice,
+                  [&](const engine::PracticeState& s) { pay = s.payments.at(payment_id); });
   }
   PaymentResult out{payment_id,
                     pay.status == engine::PaymentStatus::kSucceeded,

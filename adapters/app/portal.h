@@ -16,9 +16,9 @@
 #include <variant>
 
 #include "adapters/app/app.h"
-#include "adapters/payments/gateway.h"
 #include "adapters/app/rate_limit.h"
 #include "adapters/crypto/secrets.h"
+#include "adapters/payments/gateway.h"
 
 namespace remit {
 
@@ -90,7 +90,8 @@ class Portal {
   const WorkLimit& hashing() const { return hashing_; }
 
   // The TOTP secret of a username (tests compute codes with it, as an authenticator app does).
-  Result<std::string> TotpSecretForTesting(const std::string& practice, const std::string& username);
+  Result<std::string> TotpSecretForTesting(const std::string& practice,
+                                           const std::string& username);
 
  private:
   Outcome<PaymentResult> Finish(const std::string& practice, const std::string& payment_id);
@@ -105,8 +106,8 @@ class Portal {
   KvStore* activity_;
   std::mutex seen_mu_;
   struct Seen {
-    int64_t last_us = 0;   // the last request
-    int64_t kept_us = 0;   // what activity_ holds
+    int64_t last_us = 0;  // the last request
+    int64_t kept_us = 0;  // what activity_ holds
   };
   std::map<std::string, Seen> last_seen_us_;  // session id -> its requests; GUARDED_BY(seen_mu_)
 };

@@ -27,8 +27,7 @@ ProjectionRunner::ProjectionRunner(EventLog* log, ViewStore* views)
 
 ProjectionRunner::~ProjectionRunner() { Stop(); }
 
-Status ProjectionRunner::ReadDecoded(EventLog* log, uint64_t from, size_t max,
-                                     DecodedBatch* out) {
+Status ProjectionRunner::ReadDecoded(EventLog* log, uint64_t from, size_t max, DecodedBatch* out) {
   // Entries already in *out are decoded into again: their strings keep their storage. Room for
   // `max` up front: growing by doubling would move and zero-fill megabytes along the way.
   out->reserve(std::min(max, kBatchEventsMax));

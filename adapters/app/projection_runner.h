@@ -66,12 +66,11 @@ class ProjectionRunner {
 
   // Applies `entries` (in offset order) as one write. Offsets a projection has already applied
   // are skipped, so a redelivered batch changes nothing. Sets *cut when `keep` cut it.
-  Status ApplyBatch(const DecodedBatch& entries,
-                    const std::function<bool(const Event&)>& keep, bool* cut);
+  Status ApplyBatch(const DecodedBatch& entries, const std::function<bool(const Event&)>& keep,
+                    bool* cut);
 
   // Reads and verifies up to `max` entries from `from`.
-  static Status ReadDecoded(EventLog* log, uint64_t from, size_t max,
-                            DecodedBatch* out);
+  static Status ReadDecoded(EventLog* log, uint64_t from, size_t max, DecodedBatch* out);
 
  private:
   // Folds entries into `txn`; returns one past the last offset folded.

@@ -10,24 +10,27 @@ using nlohmann::json;
 namespace pj = projections;
 
 Reader LiveReader(ViewStore& v) {
-  return Reader{[&v](std::string_view k) { return v.Get(k); },
-                [&v](std::string_view p, const std::function<bool(std::string_view, std::string_view)>& fn,
-                     std::string_view start) { v.Scan(p, fn, start); }};
+  return Reader{
+      [&v](std::string_view k) { return v.Get(k); },
+      [&v](std::string_view p, const std::function<bool(std::string_view, std::string_view)>& fn,
+           std::string_view start) { v.Scan(p, fn, start); }};
 }
 
 Reader MemoryReader(const MemoryViewTxn& m) {
-  return Reader{[&m](std::string_view k) -> std::optional<std::string> {
-                  auto it = m.data().find(k);
-                  if (it == m.data().end()) return std::nullopt;
-                  return it->second;
-                },
-                [&m](std::string_view p, const std::function<bool(std::string_view, std::string_view)>& fn,
-                     std::string_view start) {
-                  for (auto it = m.data().lower_bound(start.empty() ? p : start); it != m.data().end(); ++it) {
-                    if (!std::string_view(it->first).starts_with(p)) break;
-                    if (!fn(it->first, it->second)) break;
-                  }
-                }};
+  return Reader{
+      [&m](std::string_view k) -> std::optional<std::string> {
+        auto it = m.data().find(k);
+        if (it == m.data().end()) return std::nullopt;
+        return it->second;
+      },
+      [&m](std::string_view p, const std::function<bool(std::string_view, std::string_view)>& fn,
+           std::string_view start) {
+        for (auto it = m.data().lower_bound(start.empty() ? p : start); it != m.data().end();
+             ++it) {
+          if (!std::string_view(it->first).starts_with(p)) break;
+          if (!fn(it->first, it->second)) break;
+        }
+      }};
 }
 
 json SettingsJson(const json& practice) {
@@ -68,10 +71,12 @@ std::optional<json> FamilyView(const Reader& r, const std::string& practice,
     add(patient, "self");
     std::vector<std::string> deps;
     std::string prefix = pj::DependentPrefix(practice, patient_id);
-    r.scan(prefix, [&](std::string_view k, std::string_view) {
-      deps.emplace_back(k.substr(prefix.size()));
-      return true;
-    }, {});
+    r.scan(prefix,
+           [&](std::string_view k, std::string_view) {
+             deps.emplace_back(k.substr(prefix.size()));
+             return true;
+           },
+           {});
     for (const auto& d : deps) {
       auto dv = r.get(pj::PatientKey(practice, d));
       if (dv) add(json::parse(*dv), "dependent");
@@ -82,10 +87,12 @@ std::optional<json> FamilyView(const Reader& r, const std::string& practice,
   for (const auto& m : members) {
     std::string prefix = pj::PendingPrefix(practice, m["patient_id"].get<std::string>());
     std::vector<std::string> ids;
-    r.scan(prefix, [&](std::string_view, std::string_view v) {
-      ids.emplace_back(v);
-      return true;
-    }, {});
+    r.scan(prefix,
+           [&](std::string_view, std::string_view v) {
+             ids.emplace_back(v);
+             return true;
+           },
+           {});
     for (const auto& id : ids) {
       auto pv = r.get(pj::PaymentKey(practice, id));
       if (!pv) continue;
@@ -120,7 +127,9 @@ Status FoldAsOf(EventLog& log, const std::string& practice, int64_t as_of_us, Me
 }
 
 json TransactionJson(const json& p) {
-  auto time_or_null = [](const json& v) { return v.is_number() ? json(FormatTime(v.get<int64_t>())) : json(nullptr); };
+  auto time_or_null = [](const json& v) {
+    return v.is_number() ? json(FormatTime(v.get<int64_t>())) : json(nullptr);
+  };
   return json{{"payment_id", p["payment_id"]},
               {"patient_id", p["patient_id"]},
               {"guarantor_id", p["guarantor_id"]},
@@ -134,7 +143,6 @@ json TransactionJson(const json& p) {
               {"posted_at", time_or_null(p["posted_at_us"])},
               {"decline_reason", p["decline_reason"]}};
 }
-
 
 bool TransactionsPage(const Reader& r, const std::string& practice, size_t limit,
                       const std::string& cursor_in, json* page) {
@@ -151,16 +159,19 @@ bool TransactionsPage(const Reader& r, const std::string& practice, size_t limit
   json items = json::array();
   std::string last;
   bool more = false;
-  r.scan(prefix, [&](std::string_view k, std::string_view v) {
-    if (items.size() == limit) {
-      more = true;
-      return false;
-    }
-    auto pv = r.get(pj::PaymentKey(practice, v));
-    if (pv) items.push_back(TransactionJson(json::parse(*pv)));
-    last = std::string(k.substr(prefix.size()));
-    return true;
-  }, start);
+  r.scan(
+      prefix,
+      [&](std::string_view k, std::string_view v) {
+        if (items.size() == limit) {
+          more = true;
+          return false;
+        }
+        auto pv = r.get(pj::PaymentKey(practice, v));
+        if (pv) items.push_back(TransactionJson(json::parse(*pv)));
+        last = std::string(k.substr(prefix.size()));
+        return true;
+      },
+      start);
   std::replace(last.begin(), last.end(), '/', '.');
   *page = json{{"items", items}, {"next_cursor", more ? json(last) : json(nullptr)}};
   return true;

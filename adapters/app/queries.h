@@ -17,7 +17,8 @@ namespace remit {
 struct Reader {
   std::function<std::optional<std::string>(std::string_view)> get;
   // scan(prefix, fn, start): keys under prefix from `start` (empty: the prefix), in order.
-  std::function<void(std::string_view, const std::function<bool(std::string_view, std::string_view)>&,
+  std::function<void(std::string_view,
+                     const std::function<bool(std::string_view, std::string_view)>&,
                      std::string_view)>
       scan;
 };

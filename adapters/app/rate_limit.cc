@@ -10,7 +10,8 @@
 
 namespace remit {
 
-RateLimiter::RateLimiter(double burst, std::chrono::microseconds refill, size_t keys_max, Clock now_us)
+RateLimiter::RateLimiter(double burst, std::chrono::microseconds refill, size_t keys_max,
+                         Clock now_us)
     : burst_(burst),
       refill_us_(std::max<int64_t>(1, refill.count())),
       keys_max_(std::max<size_t>(1, keys_max)),
@@ -24,7 +25,8 @@ RateLimiter::Bucket& RateLimiter::Refilled(const std::string& key, int64_t now) 
   }
   Bucket& b = it->second;
   if (now > b.at_us) {
-    b.tokens = std::min(burst_, b.tokens + static_cast<double>(now - b.at_us) / static_cast<double>(refill_us_));
+    b.tokens = std::min(
+        burst_, b.tokens + static_cast<double>(now - b.at_us) / static_cast<double>(refill_us_));
     b.at_us = now;
   }
   return b;
@@ -40,7 +42,8 @@ void RateLimiter::Evict(int64_t now) {
   // Drop the buckets that are full by now (nothing is lost: they would start full again);
   // if none is, the half with the most tokens.
   for (auto it = buckets_.begin(); it != buckets_.end();) {
-    double tokens = it->second.tokens + static_cast<double>(now - it->second.at_us) / static_cast<double>(refill_us_);
+    double tokens = it->second.tokens +
+                    static_cast<double>(now - it->second.at_us) / static_cast<double>(refill_us_);
     it = tokens >= burst_ ? buckets_.erase(it) : std::next(it);
   }
   if (buckets_.size() < keys_max_) return;

@@ -42,8 +42,8 @@ std::string Lower(std::string s) {
 }  // namespace
 
 Result<std::unique_ptr<SecretsStore>> SecretsStore::Open(std::unique_ptr<KvStore> kv,
-                                                          const std::string& key_file,
-                                                          bool read_only) {
+                                                         const std::string& key_file,
+                                                         bool read_only) {
   std::string key;
   auto existing = ReadFile(key_file);
   if (!existing.ok() && read_only) return Status::NotFound("no secrets key at " + key_file);
@@ -70,9 +70,10 @@ Result<std::unique_ptr<SecretsStore>> SecretsStore::Open(std::unique_ptr<KvStore
     Status s = store->Put(kCheckName, kCheckValue);
     if (!s.ok()) return s;
   } else if (!check.ok() && check.status().IsCorruption()) {
-    return Status::Corruption(key_file + " does not open the secrets store (" + check.status().message() +
-                              "): the key file is damaged or belongs to another data directory. "
-                              "Put back the secrets.key of this directory's backup (docs/operations.md)");
+    return Status::Corruption(
+        key_file + " does not open the secrets store (" + check.status().message() +
+        "): the key file is damaged or belongs to another data directory. "
+        "Put back the secrets.key of this directory's backup (docs/operations.md)");
   } else if (!check.ok()) {
     return check.status();
   }
@@ -92,8 +93,8 @@ std::string SecretsStore::Fingerprint(std::string_view data) const {
   crypto_kdf_derive_from_key(subkey, sizeof(subkey), 1, "remitfpr",
                              reinterpret_cast<const unsigned char*>(key_.data()));
   unsigned char out[32];
-  crypto_generichash(out, sizeof(out), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-                     subkey, sizeof(subkey));
+  crypto_generichash(out, sizeof(out), reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size(), subkey, sizeof(subkey));
   sodium_memzero(subkey, sizeof(subkey));
   return Hex(out, sizeof(out));
 }
@@ -103,8 +104,8 @@ Status SecretsStore::Put(const std::string& name, const std::string& secret) {
   auto* nonce = reinterpret_cast<unsigned char*>(box.data());
   randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
   crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,
-                        reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
-                        nonce, reinterpret_cast<const unsigned char*>(key_.data()));
+                        reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), nonce,
+                        reinterpret_cast<const unsigned char*>(key_.data()));
   return kv_->Put(name, box);
 }
 
@@ -151,8 +152,7 @@ std::optional<std::string> PasswordWeakness(const std::string& password,
 
 Result<std::string> HashPassword(const std::string& password) {
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password.data(), password.size(),
-                        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
     return Status::IOError("argon2id ran out of memory");
   }
@@ -193,16 +193,16 @@ std::optional<int64_t> MatchTotp(const std::string& secret, const std::string& c
     return sodium_memcmp(candidate, want->data(), want->size()) == 0 ? 0 : 1;
   };
   std::string want = code;
-  int r = oath_totp_validate3_callback(secret.data(), secret.size(), static_cast<time_t>(now_s),
-                                       30, 0, 6, 1, &pos, &counter, compare, &want);
+  int r = oath_totp_validate3_callback(secret.data(), secret.size(), static_cast<time_t>(now_s), 30,
+                                       0, 6, 1, &pos, &counter, compare, &want);
   if (r < 0) return std::nullopt;
   return static_cast<int64_t>(counter);
 }
 
 std::string TotpCode(const std::string& secret, int64_t now_s) {
   char out[7] = {0};
-  if (oath_totp_generate(secret.data(), secret.size(), static_cast<time_t>(now_s), 30, 0, 6,
-                         out) != OATH_OK) {
+  if (oath_totp_generate(secret.data(), secret.size(), static_cast<time_t>(now_s), 30, 0, 6, out) !=
+      OATH_OK) {
     return {};
   }
   return out;

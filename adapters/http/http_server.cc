@@ -4,11 +4,11 @@
 
 #include <openssl/ssl.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 namespace remit {
 
@@ -148,7 +148,8 @@ bool Cidr::Contains(std::string_view address) const {
   beast::error_code ec;
   auto a = asio::ip::make_address(std::string(address), ec);
   if (ec) return false;
-  auto bytes = (a.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()) : a.to_v6()).to_bytes();
+  auto bytes = (a.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()) : a.to_v6())
+                   .to_bytes();
   for (int bit = 0; bit < prefix_bits; ++bit) {
     int byte = bit / 8, mask = 0x80 >> (bit % 8);
     if ((bytes[byte] & mask) != (net[byte] & mask)) return false;
@@ -159,9 +160,11 @@ bool Cidr::Contains(std::string_view address) const {
 namespace {
 
 HttpResponse ProblemResponse(int status, const char* title, const char* code, const char* detail) {
-  return HttpResponse{status, "application/problem+json",
+  return HttpResponse{status,
+                      "application/problem+json",
                       std::string(R"({"type":"about:blank","title":")") + title + R"(","status":)" +
-                          std::to_string(status) + R"(,"detail":")" + detail + R"(","code":")" + code + "\"}",
+                          std::to_string(status) + R"(,"detail":")" + detail + R"(","code":")" +
+                          code + "\"}",
                       {}};
 }
 
@@ -174,11 +177,11 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   mutable std::mutex mu;
   std::condition_variable cv;
-  size_t connections = 0;                              // GUARDED_BY(mu)
-  std::map<std::string, size_t> per_address;           // GUARDED_BY(mu)
-  std::set<std::string> peer_addresses;                // GUARDED_BY(mu)
+  size_t connections = 0;                               // GUARDED_BY(mu)
+  std::map<std::string, size_t> per_address;            // GUARDED_BY(mu)
+  std::set<std::string> peer_addresses;                 // GUARDED_BY(mu)
   std::map<uint64_t, std::weak_ptr<Session>> sessions;  // GUARDED_BY(mu)
-  uint64_t next_id = 0;                                // GUARDED_BY(mu)
+  uint64_t next_id = 0;                                 // GUARDED_BY(mu)
   std::atomic<uint64_t> refused{0};
   std::atomic<bool> stopping{false};
   // Declared after what a Session's destructor uses: destroying the io_context destroys the
@@ -207,9 +210,12 @@ struct HttpServer::Impl {
 // server stops. Every step runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer::Impl* server, tcp::socket socket, uint64_t id, std::string address, bool counted,
-          bool peer)
-      : server_(server), stream_(std::move(socket)), id_(id), address_(std::move(address)),
+  Session(HttpServer::Impl* server, tcp::socket socket, uint64_t id, std::string address,
+          bool counted, bool peer)
+      : server_(server),
+        stream_(std::move(socket)),
+        id_(id),
+        address_(std::move(address)),
         counted_(counted),
         peer_(peer) {
     if (server_->tls) {
@@ -310,7 +316,8 @@ class Session : public std::enable_shared_from_this<Session> {
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       r->headers[name] = std::string(f.value());
     }
-    if (server_->Trusted(address_)) r->client_address = ForwardedClient(r->Header("x-forwarded-for"));
+    if (server_->Trusted(address_))
+      r->client_address = ForwardedClient(r->Header("x-forwarded-for"));
     r->from_peer = peer_;
     r->body = std::move(req.body());
     bool keep = req.keep_alive();
@@ -327,13 +334,16 @@ class Session : public std::enable_shared_from_this<Session> {
       try {
         resp = self->server_->handler(*r);
       } catch (const std::exception& e) {
-        spdlog::error("handler failed on {} {}: {}", LogSafe(r->method), LogSafe(r->path), LogSafe(e.what()));
-        resp = ProblemResponse(500, "Internal Server Error", "internal", "the request could not be handled");
+        spdlog::error("handler failed on {} {}: {}", LogSafe(r->method), LogSafe(r->path),
+                      LogSafe(e.what()));
+        resp = ProblemResponse(500, "Internal Server Error", "internal",
+                               "the request could not be handled");
       }
-      asio::post(self->stream_.get_executor(), [self, resp = std::move(resp), keep, version]() mutable {
-        self->busy_ = false;
-        self->Respond(std::move(resp), keep, version);
-      });
+      asio::post(self->stream_.get_executor(),
+                 [self, resp = std::move(resp), keep, version]() mutable {
+                   self->busy_ = false;
+                   self->Respond(std::move(resp), keep, version);
+                 });
     });
   }
   // The rightmost address of X-Forwarded-For that is not itself a trusted proxy.
@@ -356,7 +366,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void Respond(HttpResponse resp, bool keep, unsigned version) {
     keep = keep && !closing_ && !server_->stopping;
-    res_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(resp.status), version);
+    res_ = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(resp.status), version);
     res_->set(http::field::server, "remit");
     if (!resp.content_type.empty()) res_->set(http::field::content_type, resp.content_type);
     for (const auto& [k, v] : resp.headers) res_->set(k, v);
@@ -405,14 +416,17 @@ void HttpServer::Impl::DoAccept() {
       if (stopping || !acceptor->is_open()) return;
       // Out of descriptors or the like: try again shortly rather than spin.
       auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(50));
-      timer->async_wait([this, timer](beast::error_code) { if (!stopping) DoAccept(); });
+      timer->async_wait([this, timer](beast::error_code) {
+        if (!stopping) DoAccept();
+      });
       return;
     }
     beast::error_code aec;
     auto remote = socket.remote_endpoint(aec);
     std::string address = aec ? std::string() : remote.address().to_string();
     if (!aec && remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()) {
-      address = asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string();
+      address =
+          asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string();
     }
     bool peer = InAny(options.peers, address);
     bool counted = !Trusted(address) && !peer;
@@ -452,7 +466,8 @@ void HttpServer::Impl::Forget(uint64_t id, const std::string& address, bool coun
   cv.notify_all();
 }
 
-HttpServer::HttpServer(HttpHandler handler, HttpServerOptions options) : impl_(std::make_unique<Impl>()) {
+HttpServer::HttpServer(HttpHandler handler, HttpServerOptions options)
+    : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
   impl_->options = std::move(options);
 }
@@ -477,11 +492,14 @@ Result<int> HttpServer::Start(const std::string& host, int port) {
     const std::string& cert = impl_->options.tls_cert_file;
     const std::string& key = impl_->options.tls_key_file;
     tls->use_certificate_chain_file(cert, ec);
-    if (ec) return Status::InvalidArgument("cannot use the TLS certificate " + cert + ": " + ec.message());
+    if (ec)
+      return Status::InvalidArgument("cannot use the TLS certificate " + cert + ": " +
+                                     ec.message());
     tls->use_private_key_file(key, asio::ssl::context::pem, ec);
     if (ec) return Status::InvalidArgument("cannot use the TLS key " + key + ": " + ec.message());
     if (SSL_CTX_check_private_key(tls->native_handle()) != 1) {
-      return Status::InvalidArgument("the TLS key " + key + " does not match the certificate " + cert);
+      return Status::InvalidArgument("the TLS key " + key + " does not match the certificate " +
+                                     cert);
     }
     impl_->tls = std::move(tls);
   }
@@ -493,8 +511,9 @@ Result<int> HttpServer::Start(const std::string& host, int port) {
   if (!ec) impl_->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor->bind(ep, ec);
   if (!ec) impl_->acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::IOError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                                 ec.message());
+  if (ec)
+    return Status::IOError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                           ec.message());
   int bound = impl_->acceptor->local_endpoint().port();
   impl_->handlers = std::make_unique<asio::thread_pool>(impl_->options.handler_threads);
   impl_->work.emplace(impl_->ioc.get_executor());
@@ -512,7 +531,8 @@ void HttpServer::SetPeerAddresses(std::vector<std::string> addresses) {
     beast::error_code ec;
     auto ip = asio::ip::make_address(a, ec);
     if (ec) continue;
-    if (ip.is_v6() && ip.to_v6().is_v4_mapped()) ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
+    if (ip.is_v6() && ip.to_v6().is_v4_mapped())
+      ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
     peers.insert(ip.to_string());
   }
   std::lock_guard<std::mutex> l(impl_->mu);

@@ -27,14 +27,14 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <optional>
-#include <string_view>
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>

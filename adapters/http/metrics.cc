@@ -27,8 +27,8 @@ std::string Metrics::Render(
   out += "# HELP remit_http_request_duration_seconds HTTP request latency.\n";
   out += "# TYPE remit_http_request_duration_seconds histogram\n";
   for (size_t i = 0; i < kBucketsS.size(); ++i) {
-    out += fmt::format("remit_http_request_duration_seconds_bucket{{le=\"{}\"}} {}\n",
-                       kBucketsS[i], buckets_[i]);
+    out += fmt::format("remit_http_request_duration_seconds_bucket{{le=\"{}\"}} {}\n", kBucketsS[i],
+                       buckets_[i]);
   }
   out += fmt::format("remit_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", count_);
   out += fmt::format("remit_http_request_duration_seconds_sum {}\n", sum_s_);

@@ -125,8 +125,8 @@ Result<Handle> NewMirrorConsumer(const std::string& brokers, const std::string& 
 namespace {
 
 // A ListOffsets request for `which` (RD_KAFKA_OFFSET_BEGINNING or _END).
-Result<int64_t> ListOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t which,
-                           int timeout_ms) {
+Result<int64_t> ListOffset(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                           int64_t which, int timeout_ms) {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = which;
   rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list, timeout_ms);
@@ -159,7 +159,8 @@ Status CheckMirrorPosition(rd_kafka_t* rk, const std::string& topic, int32_t par
   if (*low > taken) {
     return Status::Corruption(
         where + " starts at offset " + std::to_string(*low) + ", and the mirror " + dir +
-        " has taken it only up to " + std::to_string(taken) + ": the messages between were "
+        " has taken it only up to " + std::to_string(taken) +
+        ": the messages between were "
         "deleted (retention.ms or retention.bytes), and a remit topic must keep every message "
         "(docs/kafka.md). Restore them from a backup of the topic, or start this process from a "
         "backup of a data directory that took them.");
@@ -170,8 +171,10 @@ Status CheckMirrorPosition(rd_kafka_t* rk, const std::string& topic, int32_t par
   if (taken > *high) {
     return Status::Corruption("the Kafka mirror " + dir + " has taken " + where + " up to offset " +
                               std::to_string(taken) + ", but the topic ends at " +
-                              std::to_string(*high) + ": it was deleted and made again, lost "
-                              "messages, or these brokers are another cluster's." + remedy);
+                              std::to_string(*high) +
+                              ": it was deleted and made again, lost "
+                              "messages, or these brokers are another cluster's." +
+                              remedy);
   }
   return Status::OK();
 }
@@ -195,8 +198,8 @@ Result<int32_t> PartitionCount(rd_kafka_t* rk, const std::string& topic, int tim
   }
   rd_kafka_topic_destroy(t);
   if (count == 0) {
-    return Status::IOError("Kafka topic " + topic + " is not available (" +
-                           rd_kafka_err2str(last) + "); create it first, see docs/kafka.md");
+    return Status::IOError("Kafka topic " + topic + " is not available (" + rd_kafka_err2str(last) +
+                           "); create it first, see docs/kafka.md");
   }
   return count;
 }
@@ -210,7 +213,8 @@ Status Assign(rd_kafka_t* consumer, const std::string& topic, const std::vector<
   }
   rd_kafka_resp_err_t err = rd_kafka_assign(consumer, parts);
   rd_kafka_topic_partition_list_destroy(parts);
-  return err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::OK() : Status::IOError(Error("Kafka assign", err));
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::OK()
+                                           : Status::IOError(Error("Kafka assign", err));
 }
 
 std::string Header(const rd_kafka_message_t* m, const char* name) {

@@ -13,10 +13,10 @@
 namespace remit {
 namespace {
 
-constexpr std::string_view kPositionMeta = "pos/";  // + partition -> next offset to read
-constexpr std::string_view kHeadMeta = "head/";     // + practice -> hash of its last event
+constexpr std::string_view kPositionMeta = "pos/";          // + partition -> next offset to read
+constexpr std::string_view kHeadMeta = "head/";             // + practice -> hash of its last event
 constexpr std::string_view kPartitionsMeta = "partitions";  // the topic's partition count
-constexpr std::string_view kIdMeta = "id/";         // + event id hex -> local offset
+constexpr std::string_view kIdMeta = "id/";                 // + event id hex -> local offset
 
 std::string EncodeU64(uint64_t v) {
   std::string s(8, '\0');
@@ -73,11 +73,12 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const KafkaLogOptions
   if (!mirror.ok()) return mirror.status();
   log->mirror_ = std::move(mirror.value());
 
-  auto producer = kafka::NewProducer(options.brokers, options.client_id,
-                                     options.append_timeout_ms, OnDelivery);
+  auto producer =
+      kafka::NewProducer(options.brokers, options.client_id, options.append_timeout_ms, OnDelivery);
   if (!producer.ok()) return producer.status();
   log->impl_->producer = std::move(producer.value());
-  log->impl_->topic = rd_kafka_topic_new(log->impl_->producer.get(), options.topic.c_str(), nullptr);
+  log->impl_->topic =
+      rd_kafka_topic_new(log->impl_->producer.get(), options.topic.c_str(), nullptr);
   auto partitions = kafka::PartitionCount(log->impl_->producer.get(), options.topic, 10000);
   if (!partitions.ok()) return partitions.status();
   log->partitions_ = *partitions;
@@ -120,17 +121,21 @@ Status KafkaEventLog::CheckMirrorFitsTopic(const std::vector<int64_t>& start,
                                            int stored_partition_max) {
   const std::string remedy =
       " Point --kafka-brokers and --kafka-topics at the cluster this data directory mirrors, or, "
-      "to mirror the topic as it is now, stop the process and move " + options_.dir + ", " +
-      RocksEventLog::HighWaterPath(options_.dir) + " and the views aside (docs/operations.md).";
+      "to mirror the topic as it is now, stop the process and move " +
+      options_.dir + ", " + RocksEventLog::HighWaterPath(options_.dir) +
+      " and the views aside (docs/operations.md).";
   auto recorded = mirror_->GetMeta(kPartitionsMeta);
-  int64_t made_with = recorded && recorded->size() == 8 ? static_cast<int64_t>(DecodeU64(*recorded))
-                                                        : -1;
+  int64_t made_with =
+      recorded && recorded->size() == 8 ? static_cast<int64_t>(DecodeU64(*recorded)) : -1;
   if ((made_with >= 0 && made_with != partitions_) || stored_partition_max >= partitions_) {
     return Status::Corruption(
         "the Kafka mirror " + options_.dir + " was made from a topic of " +
-        (made_with >= 0 ? std::to_string(made_with) : "more than " + std::to_string(stored_partition_max)) +
-        " partitions; " + options_.topic + " has " + std::to_string(partitions_) + ". A topic's partition count "
-        "decides which partition holds each practice, so it must never change under remit." + remedy);
+        (made_with >= 0 ? std::to_string(made_with)
+                        : "more than " + std::to_string(stored_partition_max)) +
+        " partitions; " + options_.topic + " has " + std::to_string(partitions_) +
+        ". A topic's partition count "
+        "decides which partition holds each practice, so it must never change under remit." +
+        remedy);
   }
   partitions_recorded_ = made_with == partitions_;
   for (int32_t p = 0; p < partitions_; ++p) {
@@ -495,14 +500,13 @@ bool KafkaEventLog::WaitPosition(int32_t partition, int64_t offset,
                                  std::chrono::milliseconds timeout) {
   if (partition < 0 || partition >= partitions_) return false;
   std::unique_lock<std::mutex> l(mu_);
-  return position_cv_.wait_for(l, timeout, [&] {
-    return positions_[static_cast<size_t>(partition)] >= offset;
-  });
+  return position_cv_.wait_for(
+      l, timeout, [&] { return positions_[static_cast<size_t>(partition)] >= offset; });
 }
 
 Result<int64_t> KafkaEventLog::HighWatermark(int32_t partition, std::chrono::milliseconds timeout) {
   return kafka::EndOffset(impl_->producer.get(), options_.topic, partition,
-                         static_cast<int>(timeout.count()));
+                          static_cast<int>(timeout.count()));
 }
 
 Status KafkaEventLog::CatchUp(std::chrono::milliseconds timeout, int32_t only_partition) {

@@ -44,9 +44,9 @@
 namespace remit {
 
 struct KafkaLogOptions {
-  std::string brokers;                 // bootstrap.servers
+  std::string brokers;  // bootstrap.servers
   std::string topic = "remit.events";
-  std::string dir;                     // the local mirror
+  std::string dir;  // the local mirror
   std::string client_id = "remit";
   // How long an append may wait for delivery and for the mirror before it fails.
   int append_timeout_ms = 30000;
@@ -83,11 +83,11 @@ class KafkaEventLog final : public EventLog {
   Status CatchUp(std::chrono::milliseconds timeout, int32_t only_partition = -1);
 
   struct Counters {
-    uint64_t units = 0;        // units taken into the mirror
-    uint64_t duplicates = 0;   // units skipped as already held
-    uint64_t forks = 0;        // units refused: not on their practice's head
-    uint64_t incomplete = 0;   // partial units dropped
-    uint64_t malformed = 0;    // messages that are not remit records
+    uint64_t units = 0;       // units taken into the mirror
+    uint64_t duplicates = 0;  // units skipped as already held
+    uint64_t forks = 0;       // units refused: not on their practice's head
+    uint64_t incomplete = 0;  // partial units dropped
+    uint64_t malformed = 0;   // messages that are not remit records
   };
   Counters counters() const;
 
@@ -124,7 +124,7 @@ class KafkaEventLog final : public EventLog {
 
   int32_t partitions_ = 0;
   bool partitions_recorded_ = false;  // the mirror holds partitions_ under kPartitionsMeta
-  std::string writer_id_;  // this instance, in the ce_remitwriter header
+  std::string writer_id_;             // this instance, in the ce_remitwriter header
 
   // Mirror state, owned by the mirror thread (positions_ also read under mu_).
   std::unordered_map<std::string, Hash256> heads_;

@@ -34,8 +34,8 @@ struct KafkaKv::Impl {
 };
 
 Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const std::string& topic,
-                                               const std::string& dir,
-                                               const std::string& client_id, bool fresh_misses) {
+                                               const std::string& dir, const std::string& client_id,
+                                               bool fresh_misses) {
   std::unique_ptr<KafkaKv> kv(new KafkaKv());
   kv->topic_ = topic;
   kv->fresh_misses_ = fresh_misses;
@@ -60,11 +60,13 @@ Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const
   kv->impl_->producer = std::move(producer.value());
   auto count = kafka::PartitionCount(kv->impl_->producer.get(), topic, 10000);
   if (!count.ok()) return count.status();
-  if (*count != 1) return Status::InvalidArgument("Kafka topic " + topic + " must have one partition");
+  if (*count != 1)
+    return Status::InvalidArgument("Kafka topic " + topic + " must have one partition");
   Status fits = kafka::CheckMirrorPosition(
       kv->impl_->producer.get(), topic, 0, kv->position_, dir,
       " Point --kafka-brokers and --kafka-topics at the cluster this data directory mirrors, or "
-      "stop the process and move " + dir + " aside to mirror the topic as it is now.");
+      "stop the process and move " +
+          dir + " aside to mirror the topic as it is now.");
   if (!fits.ok()) return fits;
   auto consumer =
       kafka::NewMirrorConsumer(brokers, client_id + "-mirror", "remit-mirror-" + RandomHex(8));
@@ -108,7 +110,8 @@ void KafkaKv::MirrorLoop() {
         spdlog::warn("Kafka store {}: {}", topic_, rd_kafka_message_errstr(m));
       }
       rd_kafka_message_destroy(m);
-      m = batch.size() >= kMirrorBatchPairsMax ? nullptr : rd_kafka_consumer_poll(impl_->consumer.get(), 0);
+      m = batch.size() >= kMirrorBatchPairsMax ? nullptr
+                                               : rd_kafka_consumer_poll(impl_->consumer.get(), 0);
     }
     if (next >= 0) {
       batch.emplace_back(kPositionKey, std::to_string(next));
@@ -135,8 +138,8 @@ void KafkaKv::MirrorLoop() {
       spdlog::error("Kafka store {}: offset {} is out of range on the broker; fetching it again",
                     topic_, at);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      Status s = kafka::Assign(impl_->consumer.get(), topic_,
-                               {at == 0 ? RD_KAFKA_OFFSET_BEGINNING : at});
+      Status s =
+          kafka::Assign(impl_->consumer.get(), topic_, {at == 0 ? RD_KAFKA_OFFSET_BEGINNING : at});
       if (!s.ok()) spdlog::error("Kafka store {}: {}", topic_, s.ToString());
     }
   }
@@ -166,22 +169,23 @@ Status KafkaKv::Put(const std::string& key, const std::string& value) {
 }
 
 Result<KvStore::Value> KafkaKv::Get(const std::string& key) const {
-  auto local = [&]() -> Result<Value> {
-    return local_->Get(key);
-  };
+  auto local = [&]() -> Result<Value> { return local_->Get(key); };
   Result<Value> v = local();
   if (!v.ok() || v->has_value() || !fresh_misses_) return v;
   // A miss may be a value another process wrote a moment ago: it counts only once the mirror
   // holds everything the topic holds. If the topic cannot be reached, nobody can say.
   Status s = const_cast<KafkaKv*>(this)->CatchUp(std::chrono::seconds(5));
-  if (!s.ok()) return Status::TimedOut("cannot tell whether " + topic_ + " holds " + key + ": " + s.ToString());
+  if (!s.ok())
+    return Status::TimedOut("cannot tell whether " + topic_ + " holds " + key + ": " +
+                            s.ToString());
   return local();
 }
 
 Status KafkaKv::CatchUp(std::chrono::milliseconds timeout) {
   auto high = kafka::EndOffset(impl_->producer.get(), topic_, 0, static_cast<int>(timeout.count()));
   if (!high.ok()) return high.status();
-  if (!WaitPosition(*high, timeout)) return Status::TimedOut("the Kafka store " + topic_ + " is behind");
+  if (!WaitPosition(*high, timeout))
+    return Status::TimedOut("the Kafka store " + topic_ + " is behind");
   return Status::OK();
 }
 

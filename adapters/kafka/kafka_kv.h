@@ -1,8 +1,8 @@
 // KafkaKv: a KvStore on a single-partition Kafka topic that every process mirrors into a local
-// embedded store (storage's KvStore: values and the topic position in one atomic write), so that each process reads what any
-// process wrote. Put produces the pair (idempotent producer, acks=all) and returns once the
-// local mirror holds it; the last write of a key wins, in topic order.
-// Thread safety: all methods are thread-safe.
+// embedded store (storage's KvStore: values and the topic position in one atomic write), so that
+// each process reads what any process wrote. Put produces the pair (idempotent producer, acks=all)
+// and returns once the local mirror holds it; the last write of a key wins, in topic order. Thread
+// safety: all methods are thread-safe.
 #pragma once
 
 #include <atomic>
@@ -21,9 +21,9 @@ class KafkaKv final : public KvStore {
  public:
   // `fresh_misses`: a Get that misses first catches up with the topic (a value another process
   // has just written, such as a card token, is then found); the miss costs a broker round trip.
-  static Result<std::unique_ptr<KafkaKv>> Open(const std::string& brokers,
-                                               const std::string& topic, const std::string& dir,
-                                               const std::string& client_id, bool fresh_misses);
+  static Result<std::unique_ptr<KafkaKv>> Open(const std::string& brokers, const std::string& topic,
+                                               const std::string& dir, const std::string& client_id,
+                                               bool fresh_misses);
   ~KafkaKv() override;
 
   Status Put(const std::string& key, const std::string& value) override;

@@ -37,7 +37,8 @@ Result<std::unique_ptr<KafkaMembership>> KafkaMembership::Start(
   m->prepare_ = std::move(prepare);
   m->owned_cb_ = std::move(owned);
   m->impl_ = std::make_unique<Impl>();
-  auto producer = kafka::NewProducer(options.brokers, options.client_id + "-owners", 10000, OnAnnounced);
+  auto producer =
+      kafka::NewProducer(options.brokers, options.client_id + "-owners", 10000, OnAnnounced);
   if (!producer.ok()) return producer.status();
   m->impl_->producer = std::move(producer.value());
   auto count = kafka::PartitionCount(m->impl_->producer.get(), options.owners_topic, 10000);
@@ -46,18 +47,20 @@ Result<std::unique_ptr<KafkaMembership>> KafkaMembership::Start(
                                    "remit-owners-" + RandomHex(8));
   if (!owners.ok()) return owners.status();
   m->impl_->owners = std::move(owners.value());
-  Status s = kafka::Assign(m->impl_->owners.get(), options.owners_topic,
-                           std::vector<int64_t>(static_cast<size_t>(*count), RD_KAFKA_OFFSET_BEGINNING));
+  Status s =
+      kafka::Assign(m->impl_->owners.get(), options.owners_topic,
+                    std::vector<int64_t>(static_cast<size_t>(*count), RD_KAFKA_OFFSET_BEGINNING));
   if (!s.ok()) return s;
-  auto group = kafka::NewConsumer(options.brokers, options.client_id, options.group, Rebalance,
-                                  m.get());
+  auto group =
+      kafka::NewConsumer(options.brokers, options.client_id, options.group, Rebalance, m.get());
   if (!group.ok()) return group.status();
   m->impl_->group = std::move(group.value());
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, options.events_topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t err = rd_kafka_subscribe(m->impl_->group.get(), topics);
   rd_kafka_topic_partition_list_destroy(topics);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(kafka::Error("Kafka subscribe", err));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::IOError(kafka::Error("Kafka subscribe", err));
   m->owners_thread_ = std::thread([p = m.get()] { p->OwnersLoop(); });
   m->prepare_thread_ = std::thread([p = m.get()] { p->PrepareLoop(); });
   m->group_thread_ = std::thread([p = m.get()] { p->GroupLoop(); });
@@ -143,9 +146,10 @@ Status KafkaMembership::Announce(int32_t partition) {
   std::promise<rd_kafka_resp_err_t> done;
   auto f = done.get_future();
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      impl_->producer.get(), RD_KAFKA_V_TOPIC(options_.owners_topic.c_str()), RD_KAFKA_V_PARTITION(0),
-      RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(value.data(), value.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&done), RD_KAFKA_V_END);
+      impl_->producer.get(), RD_KAFKA_V_TOPIC(options_.owners_topic.c_str()),
+      RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(key.data(), key.size()),
+      RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_OPAQUE(&done), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::IOError(kafka::Error("announce", err));
   while (f.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
     rd_kafka_poll(impl_->producer.get(), 0);

@@ -78,8 +78,8 @@ class KafkaMembership {
 
   mutable std::mutex mu_;
   std::condition_variable prepare_cv_;
-  std::set<int32_t> assigned_;          // given by the group
-  std::set<int32_t> ready_;             // assigned, caught up and announced
+  std::set<int32_t> assigned_;  // given by the group
+  std::set<int32_t> ready_;     // assigned, caught up and announced
   std::deque<int32_t> to_prepare_;
   std::map<int32_t, std::string> owners_;  // partition -> announced URL
   std::atomic<bool> stop_{false};

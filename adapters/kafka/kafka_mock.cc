@@ -70,9 +70,11 @@ void MockKafkaCluster::PushProduceErrors(int count, int error) {
                                           errors.data());
 }
 
-Status MockKafkaCluster::SetPartitionLeader(const std::string& topic, int partition, int broker_id) {
-  return Check(rd_kafka_mock_partition_set_leader(impl_->cluster, topic.c_str(), partition, broker_id),
-               "partition leader");
+Status MockKafkaCluster::SetPartitionLeader(const std::string& topic, int partition,
+                                            int broker_id) {
+  return Check(
+      rd_kafka_mock_partition_set_leader(impl_->cluster, topic.c_str(), partition, broker_id),
+      "partition leader");
 }
 
 MockKafkaCluster::~MockKafkaCluster() = default;

@@ -1,6 +1,5 @@
 #include "adapters/payments/sandbox_gateway.h"
 
-
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -64,8 +63,7 @@ SandboxGateway::~SandboxGateway() = default;
 
 Result<SandboxGateway::Tokenized> SandboxGateway::Tokenize(const std::string& number_in,
                                                            int exp_month, int exp_year,
-                                                           const std::string& cvc,
-                                                           int64_t now_us) {
+                                                           const std::string& cvc, int64_t now_us) {
   std::string number;
   for (char c : number_in) {
     if (c != ' ' && c != '-') number.push_back(c);
@@ -89,8 +87,10 @@ Result<SandboxGateway::Tokenized> SandboxGateway::Tokenize(const std::string& nu
   out.token = "tok_sandbox_" + RandomHex(12);
   out.card = CardInfo{BrandOf(number), number.substr(number.size() - 4), exp_month, exp_year};
   // Only what the processor needs later: no number, no CVC.
-  json j = {{"brand", out.card.brand},       {"last4", out.card.last4},
-            {"exp_month", exp_month},        {"exp_year", exp_year},
+  json j = {{"brand", out.card.brand},
+            {"last4", out.card.last4},
+            {"exp_month", exp_month},
+            {"exp_year", exp_year},
             {"behaviour", BehaviourOf(number)}};
   Status s = kv_->Put("token/" + out.token, j.dump());
   if (!s.ok()) return s;
@@ -102,7 +102,8 @@ Result<json> SandboxGateway::ClaimLocked(const std::string& token, const std::st
   if (!v.ok()) return v.status();
   if (!v->has_value()) return Status::NotFound("unknown card token");
   json j = json::parse(**v, nullptr, false);
-  if (!j.is_object()) return Status::Corruption("the processor's record of a card token does not parse");
+  if (!j.is_object())
+    return Status::Corruption("the processor's record of a card token does not parse");
   std::string held = j.value("owner", "");
   if (held.empty()) {
     j["owner"] = owner;

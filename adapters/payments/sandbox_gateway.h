@@ -2,11 +2,11 @@
 // (POST /sandbox-gateway/v1/tokens) and a PaymentGateway that behaves by test card number.
 //
 // It is a separate component from remit's ledger: it keeps its own store (a RocksDB,
-// <data>/sandbox-gateway, or on Kafka a mirrored topic). Once it has answered a tokenization it keeps no card number and no
-// CVC: a token maps to brand, last 4, expiry, the test card's behaviour and, once claimed, its
-// owner (no one else may use it). Charges are kept by
-// idempotency key, so a repeated key returns the first answer. Writes are synced.
-// Thread safety: all methods are thread-safe.
+// <data>/sandbox-gateway, or on Kafka a mirrored topic). Once it has answered a tokenization it
+// keeps no card number and no CVC: a token maps to brand, last 4, expiry, the test card's behaviour
+// and, once claimed, its owner (no one else may use it). Charges are kept by idempotency key, so a
+// repeated key returns the first answer. Writes are synced. Thread safety: all methods are
+// thread-safe.
 #pragma once
 
 #include <memory>
@@ -38,8 +38,8 @@ class SandboxGateway final : public PaymentGateway {
                              const std::string& cvc, int64_t now_us);
 
   Result<CardInfo> Claim(const std::string& token, const std::string& owner) override;
-  Result<ChargeResult> Charge(const std::string& token, const std::string& owner, Cents amount_cents,
-                              const std::string& idempotency_key) override;
+  Result<ChargeResult> Charge(const std::string& token, const std::string& owner,
+                              Cents amount_cents, const std::string& idempotency_key) override;
 
  private:
   // The token's record, claimed for `owner` (NotFound when unknown or another owner's).

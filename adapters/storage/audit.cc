@@ -31,8 +31,9 @@ ChainReport VerifyChains(EventLog& log, const std::string& practice) {
       if (!ev.ok()) return fail(e.offset, "edited bytes: " + ev.status().message());
       Status c = chain.Check(e.offset, *ev);
       if (!c.ok()) {
-        return fail(e.offset, "the event does not follow its practice's previous event "
-                              "(missing, reordered or edited event)");
+        return fail(e.offset,
+                    "the event does not follow its practice's previous event "
+                    "(missing, reordered or edited event)");
       }
       if (practice.empty() || ev->practice_id == practice) report.events_checked++;
     }

@@ -15,7 +15,7 @@ struct ChainReport {
   uint64_t events_checked = 0;  // of the practice asked for, or of every practice
   bool chain_ok = true;
   std::optional<uint64_t> first_bad_offset;
-  std::string why;  // for the first bad offset: edited bytes, missing event, broken link
+  std::string why;            // for the first bad offset: edited bytes, missing event, broken link
   std::string head_hash_hex;  // of the practice asked for (empty for all)
 };
 

@@ -14,7 +14,8 @@ Result<uint64_t> EventLog::Append(std::vector<LogRecord> records) {
 Status EventLog::Scan(uint64_t from, size_t max_entries, const ScanFn& fn) {
   std::vector<LogEntry> entries;
   Status s = Read(from, max_entries, &entries);
-  for (size_t i = 0; s.ok() && i < entries.size(); ++i) s = fn(entries[i].offset, entries[i].record);
+  for (size_t i = 0; s.ok() && i < entries.size(); ++i)
+    s = fn(entries[i].offset, entries[i].record);
   return s;
 }
 

@@ -69,7 +69,9 @@ class EventLog {
   virtual Status VerifyStorage() { return Status::OK(); }
   // A consistent copy of the log's storage in `to` (remit backup); NotSupported where the log
   // lives elsewhere (Kafka: back up the topics).
-  virtual Status Checkpoint(const std::string& to) { return Status::InvalidArgument("this log cannot be copied: " + to); }
+  virtual Status Checkpoint(const std::string& to) {
+    return Status::InvalidArgument("this log cannot be copied: " + to);
+  }
 };
 
 // The embedded log in `dir` (adapters/storage/rocks_event_log.h), opened for writing or, with
@@ -79,7 +81,6 @@ Result<std::unique_ptr<EventLog>> OpenEmbeddedLog(const std::string& dir, bool r
 // Calls `fn(offset, event)` for every event of `practice` at offsets >= `from`, in order,
 // stopping when it returns false. Corruption ends the walk with that status.
 Status ForEachEvent(EventLog& log, const std::string& practice,
-                    const std::function<bool(uint64_t, const Event&)>& fn,
-                    uint64_t from = 0);
+                    const std::function<bool(uint64_t, const Event&)>& fn, uint64_t from = 0);
 
 }  // namespace remit

@@ -30,8 +30,9 @@ struct LargeAllocator {
   }
   void deallocate(T* p, size_t n) noexcept {
     size_t bytes = n * sizeof(T);
-    FreeLarge(reinterpret_cast<char*>(p),
-              bytes < kHugePageBytes ? bytes : (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1));
+    FreeLarge(
+        reinterpret_cast<char*>(p),
+        bytes < kHugePageBytes ? bytes : (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1));
   }
   template <class U>
   bool operator==(const LargeAllocator<U>&) const noexcept {

@@ -11,7 +11,8 @@ namespace {
 
 class RocksKv final : public KvStore {
  public:
-  RocksKv(std::unique_ptr<rocksdb::DB> db, std::string dir) : db_(std::move(db)), dir_(std::move(dir)) {}
+  RocksKv(std::unique_ptr<rocksdb::DB> db, std::string dir)
+      : db_(std::move(db)), dir_(std::move(dir)) {}
   ~RocksKv() override { db_->Close().PermitUncheckedError(); }
 
   Status Put(const std::string& key, const std::string& value) override {

@@ -1,8 +1,8 @@
 #include "adapters/storage/rocks_event_log.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/table.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <cstdio>
@@ -49,7 +49,9 @@ uint64_t ParseOffset(const rocksdb::Slice& k) {
 bool IsEntryKey(const rocksdb::Slice& k) { return k.size() == 9 && k[0] == kEntryPrefix; }
 
 // Building a WriteBatch in memory cannot fail short of a broken invariant.
-void Check(const rocksdb::Status& s) { REMIT_CHECK(s.ok(), "WriteBatch::Put failed: " + s.ToString()); }
+void Check(const rocksdb::Status& s) {
+  REMIT_CHECK(s.ok(), "WriteBatch::Put failed: " + s.ToString());
+}
 
 Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return Status::OK();
@@ -67,7 +69,8 @@ std::optional<uint64_t> ReadableEnd(const std::string& dir,
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  if (!rocksdb::DB::OpenForReadOnly(options, dir, families, &handles, &raw).ok()) return std::nullopt;
+  if (!rocksdb::DB::OpenForReadOnly(options, dir, families, &handles, &raw).ok())
+    return std::nullopt;
   std::unique_ptr<rocksdb::DB> db(raw);
   std::optional<uint64_t> end;
   {
@@ -90,7 +93,7 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenReadOnly(const std::st
 }
 
 Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenImpl(const std::string& dir,
-                                                                bool read_only) {
+                                                               bool read_only) {
   rocksdb::Options options;
   ApplyStoreOptions(&options);
   options.create_if_missing = !read_only;
@@ -112,9 +115,9 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenImpl(const std::string
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
-      read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, families,
-                                               &handles, &raw)
-                : rocksdb::DB::Open(rocksdb::DBOptions(options), dir, families, &handles, &raw);
+      read_only
+          ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, families, &handles, &raw)
+          : rocksdb::DB::Open(rocksdb::DBOptions(options), dir, families, &handles, &raw);
   if (!s.ok() && s.IsCorruption()) {
     // Say how far the log can be read: the first offset past that is the first one lost.
     Status e = StoreError(s, StoreKind::kLog, dir);
@@ -159,11 +162,12 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::OpenImpl(const std::string
   auto high_water = ReadHighWater(dir);
   if (!high_water.ok()) return high_water.status();
   if (high_water->has_value() && **high_water > end) {
-    return Status::Corruption(
-        dir + ": the log ends at offset " + std::to_string(end) + " but " + HighWaterPath(dir) +
-        " records that it reached offset " + std::to_string(**high_water) + ": " +
-        std::to_string(**high_water - end) + " acknowledged events are missing, the first at offset " +
-        std::to_string(end) + ". " + StoreRemedy(StoreKind::kLog));
+    return Status::Corruption(dir + ": the log ends at offset " + std::to_string(end) + " but " +
+                              HighWaterPath(dir) + " records that it reached offset " +
+                              std::to_string(**high_water) + ": " +
+                              std::to_string(**high_water - end) +
+                              " acknowledged events are missing, the first at offset " +
+                              std::to_string(end) + ". " + StoreRemedy(StoreKind::kLog));
   }
   return std::unique_ptr<RocksEventLog>(new RocksEventLog(
       std::move(db), std::move(default_cf), std::move(index_cf), end, dir, read_only));
@@ -186,19 +190,20 @@ Result<std::optional<uint64_t>> RocksEventLog::ReadHighWater(const std::string& 
   unsigned long long end = 0;
   if (std::sscanf(text->c_str(), "remit-log-end v1 %20s %64s", end_text, check) != 2 ||
       std::sscanf(end_text, "%llu", &end) != 1 || std::to_string(end) != end_text ||
-      HighWaterCheck(end) != check || *text != "remit-log-end v1 " + std::string(end_text) + " " +
-                                                   std::string(check) + "\n") {
-    return Status::Corruption(path + " is damaged, so how far the log got cannot be checked. " +
-                              "Compare the log with a backup (remit audit verify on both); when the " +
-                              "log is known whole, delete this file and start again (docs/operations.md)");
+      HighWaterCheck(end) != check ||
+      *text != "remit-log-end v1 " + std::string(end_text) + " " + std::string(check) + "\n") {
+    return Status::Corruption(
+        path + " is damaged, so how far the log got cannot be checked. " +
+        "Compare the log with a backup (remit audit verify on both); when the " +
+        "log is known whole, delete this file and start again (docs/operations.md)");
   }
   return std::optional<uint64_t>(end);
 }
 
 Status RocksEventLog::WriteHighWater(const std::string& dir, uint64_t end) {
-  return ReplaceFileDurably(HighWaterPath(dir),
-                            "remit-log-end v1 " + std::to_string(end) + " " + HighWaterCheck(end) + "\n",
-                            0600);
+  return ReplaceFileDurably(
+      HighWaterPath(dir),
+      "remit-log-end v1 " + std::to_string(end) + " " + HighWaterCheck(end) + "\n", 0600);
 }
 
 void RocksEventLog::HighWaterLoop() {
@@ -212,7 +217,9 @@ void RocksEventLog::HighWaterLoop() {
     if (end != written) {
       l.unlock();
       Status s = WriteHighWater(dir_, end);
-      if (!s.ok()) std::fprintf(stderr, "remit: cannot write the log's high-water mark: %s\n", s.ToString().c_str());
+      if (!s.ok())
+        std::fprintf(stderr, "remit: cannot write the log's high-water mark: %s\n",
+                     s.ToString().c_str());
       if (s.ok()) written = end;
       l.lock();
     }
@@ -259,7 +266,9 @@ RocksEventLog::~RocksEventLog() {
   if (!read_only_) {
     // Every append has finished: record the final end (the loop may have stopped before it).
     Status s = WriteHighWater(dir_, end_);
-    if (!s.ok()) std::fprintf(stderr, "remit: cannot write the log's high-water mark: %s\n", s.ToString().c_str());
+    if (!s.ok())
+      std::fprintf(stderr, "remit: cannot write the log's high-water mark: %s\n",
+                   s.ToString().c_str());
   }
   db_->DestroyColumnFamilyHandle(index_cf_.release()).PermitUncheckedError();
   db_->DestroyColumnFamilyHandle(default_cf_.release()).PermitUncheckedError();
@@ -436,8 +445,9 @@ std::optional<std::string> RocksEventLog::GetMeta(std::string_view key) const {
   return v;
 }
 
-void RocksEventLog::ScanMeta(std::string_view prefix,
-                             const std::function<void(std::string_view, std::string_view)>& fn) const {
+void RocksEventLog::ScanMeta(
+    std::string_view prefix,
+    const std::function<void(std::string_view, std::string_view)>& fn) const {
   std::string start = "m" + std::string(prefix);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index_cf_.get()));
   for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
@@ -447,7 +457,7 @@ void RocksEventLog::ScanMeta(std::string_view prefix,
 }
 
 Status RocksEventLog::ReadKey(std::string_view key, uint64_t from, size_t max_entries,
-                             std::vector<LogEntry>* out) {
+                              std::vector<LogEntry>* out) {
   out->clear();
   uint64_t end = EndOffset();
   std::string prefix(1, kIndexPrefix);
@@ -488,8 +498,7 @@ uint64_t RocksEventLog::EndOffset() const {
 
 bool RocksEventLog::WaitFor(uint64_t offset, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> l(mu_);
-  return end_cv_.wait_for(l, timeout, [&] { return end_ > offset || stopping_; }) &&
-         end_ > offset;
+  return end_cv_.wait_for(l, timeout, [&] { return end_ > offset || stopping_; }) && end_ > offset;
 }
 
 Status RocksEventLog::TestOnlyOverwrite(uint64_t offset, const std::string* record) {

@@ -37,15 +37,18 @@ Status StoreError(const rocksdb::Status& s, StoreKind kind, const std::string& d
     std::string wals;
     std::error_code ec;
     for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
-      if (f.path().extension() == ".log") wals += (wals.empty() ? "" : ", ") + f.path().filename().string();
+      if (f.path().extension() == ".log")
+        wals += (wals.empty() ? "" : ", ") + f.path().filename().string();
     }
-    if (!wals.empty() && m.find(".sst") == std::string::npos) m += " (write-ahead log: " + wals + ")";
+    if (!wals.empty() && m.find(".sst") == std::string::npos)
+      m += " (write-ahead log: " + wals + ")";
   }
   if (s.IsCorruption()) return Status::Corruption(m + ". " + StoreRemedy(kind));
   return Status::IOError(m);
 }
 
-Status CheckpointStore(rocksdb::DB* db, StoreKind kind, const std::string& dir, const std::string& to) {
+Status CheckpointStore(rocksdb::DB* db, StoreKind kind, const std::string& dir,
+                       const std::string& to) {
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db, &raw);
   std::unique_ptr<rocksdb::Checkpoint> cp(raw);

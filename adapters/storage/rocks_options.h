@@ -38,7 +38,8 @@ Status VerifyStore(rocksdb::DB* db, StoreKind kind, const std::string& dir);
 
 // A consistent copy of `db` in `to` (which must not exist): RocksDB's checkpoint, hard links
 // for table files on the same file system, copies otherwise, and the live write-ahead log.
-Status CheckpointStore(rocksdb::DB* db, StoreKind kind, const std::string& dir, const std::string& to);
+Status CheckpointStore(rocksdb::DB* db, StoreKind kind, const std::string& dir,
+                       const std::string& to);
 
 // What to do about damage to a store of `kind`.
 const char* StoreRemedy(StoreKind kind);

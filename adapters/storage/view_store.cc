@@ -11,8 +11,8 @@
 #include <rocksdb/sst_file_writer.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -93,8 +93,9 @@ void ViewStore::Scan(std::string_view prefix,
   if (!it->status().ok()) NoteReadFailure(it->status());
 }
 
-void ViewStore::ScanReverse(std::string_view prefix,
-                            const std::function<bool(std::string_view, std::string_view)>& fn) const {
+void ViewStore::ScanReverse(
+    std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   std::string upper(prefix);
   upper.push_back('\xff');
@@ -120,8 +121,7 @@ ViewStore::Overlay::Block::Block(size_t bytes) { data_ = AllocateLarge(bytes, &b
 ViewStore::Overlay::Block::~Block() { FreeLarge(data_, bytes_); }
 
 ViewStore::Overlay::Block::Block(Block&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)),
-      bytes_(std::exchange(o.bytes_, 0)) {}
+    : data_(std::exchange(o.data_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
 
 ViewStore::Overlay::Block& ViewStore::Overlay::Block::operator=(Block&& o) noexcept {
   Block taken(std::move(o));  // frees what this held when it goes
@@ -178,7 +178,8 @@ char* ViewStore::Overlay::Allocate(size_t bytes) {
     // Chunks double from 16 KiB to 4 MiB: a live batch of a few keys stays small, a rebuild's
     // big chunks sit on huge pages.
     size_t chunk = std::max<size_t>(
-        bytes, chunks_.empty() ? kFirstChunk : std::min<size_t>(2 * chunks_.back().size(), kLastChunk));
+        bytes,
+        chunks_.empty() ? kFirstChunk : std::min<size_t>(2 * chunks_.back().size(), kLastChunk));
     chunks_.emplace_back(chunk);
     next_ = chunks_.back().data();
     left_ = chunks_.back().size();
@@ -329,7 +330,8 @@ Status ViewStore::Ingest(SortEntries* entries) {
   SortEntry* mid = first + entries->size() / 2;
   std::nth_element(first, mid, last);
   std::vector<std::string> paths;
-  for (int i = 0; i < 2; ++i) paths.push_back(dir_ + "/ingest-" + std::to_string(ingested_++) + ".sst");
+  for (int i = 0; i < 2; ++i)
+    paths.push_back(dir_ + "/ingest-" + std::to_string(ingested_++) + ".sst");
   auto upper = std::async(std::launch::async, [&] {
     std::sort(mid, last);
     return WriteTable(paths[1], mid, last);

@@ -9,12 +9,12 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <vector>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapters/storage/huge_pages.h"
 #include "events/status.h"
@@ -45,7 +45,8 @@ class ViewStore {
   Status Checkpoint(const std::string& to);
   // Calls fn(key, value) for keys starting with `prefix`, from `start` (inclusive; default the
   // prefix), in order, until fn returns false.
-  void Scan(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn,
+  void Scan(std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& fn,
             std::string_view start = {}) const;
   void ScanReverse(std::string_view prefix,
                    const std::function<bool(std::string_view, std::string_view)>& fn) const;
@@ -61,9 +62,7 @@ class ViewStore {
     struct Entry {
       std::optional<std::string> value;  // empty: deleted
       uint32_t key_size = 0;
-      std::string_view key() const {
-        return {reinterpret_cast<const char*>(this + 1), key_size};
-      }
+      std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
     };
     Overlay();
     ~Overlay();

@@ -39,7 +39,8 @@ World* TheWorld() {
     world->node->app->SetPublicUrl("http://fuzz.test");
     world->api = std::make_unique<Api>(world->node->api_parts());
     world->op = world->node->app->operator_token();
-    auto call = [&](const std::string& m, const std::string& path, const std::string& token, const json& body) {
+    auto call = [&](const std::string& m, const std::string& path, const std::string& token,
+                    const json& body) {
       HttpRequest r;
       r.method = m;
       r.target = path;
@@ -49,13 +50,19 @@ World* TheWorld() {
       if (!ParseTarget(&r)) std::abort();
       return world->api->Handle(r);
     };
-    call("POST", "/api/v1/practices", world->op, {{"practice_id", "fuzz-dental"}, {"name", "F"}, {"currency", "USD"}});
+    call("POST", "/api/v1/practices", world->op,
+         {{"practice_id", "fuzz-dental"}, {"name", "F"}, {"currency", "USD"}});
     auto t = call("POST", "/api/v1/practices/fuzz-dental/tokens", world->op, {{"role", "admin"}});
     world->admin = json::parse(t.body)["token"];
-    call("PUT", "/api/v1/practices/fuzz-dental/settings", world->admin, {{"portal_payments_enabled", true}});
-    call("PUT", "/api/v1/practices/fuzz-dental/patients/P1", world->admin, {{"first_name", "A"}, {"last_name", "B"}});
+    call("PUT", "/api/v1/practices/fuzz-dental/settings", world->admin,
+         {{"portal_payments_enabled", true}});
+    call("PUT", "/api/v1/practices/fuzz-dental/patients/P1", world->admin,
+         {{"first_name", "A"}, {"last_name", "B"}});
     call("POST", "/api/v1/practices/fuzz-dental/charges", world->admin,
-         {{"charge_id", "C1"}, {"patient_id", "P1"}, {"amount_cents", 5000}, {"service_date", "2026-01-01"}});
+         {{"charge_id", "C1"},
+          {"patient_id", "P1"},
+          {"amount_cents", 5000},
+          {"service_date", "2026-01-01"}});
     return world;
   }();
   return w;

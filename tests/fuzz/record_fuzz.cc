@@ -65,7 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto ev = DecodeRecord(rec);
     Status into = DecodeRecordInto(rec, &reused);
     if (ev.ok() != into.ok()) {  // the two decoders must agree
-      std::fprintf(stderr, "decoders disagree: %s / %s\n", ev.status().ToString().c_str(), into.ToString().c_str());
+      std::fprintf(stderr, "decoders disagree: %s / %s\n", ev.status().ToString().c_str(),
+                   into.ToString().c_str());
       std::abort();
     }
     if (ev.ok()) {
@@ -77,7 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::string canon = Seal(&again, ev->prev_hash);
       auto back = DecodeRecord(canon);
       if (!back.ok()) {
-        std::fprintf(stderr, "a decoded event does not decode after sealing: %s\n", back.status().ToString().c_str());
+        std::fprintf(stderr, "a decoded event does not decode after sealing: %s\n",
+                     back.status().ToString().c_str());
         std::abort();
       }
       Event twice = *back;

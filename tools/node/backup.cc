@@ -2,9 +2,9 @@
 
 #include <filesystem>
 
-#include "tools/node/data_check.h"
 #include "adapters/storage/files.h"
 #include "adapters/storage/rocks_event_log.h"
+#include "tools/node/data_check.h"
 
 namespace remit {
 namespace {
@@ -14,7 +14,8 @@ namespace fs = std::filesystem;
 Status EmptyTarget(const std::string& to) {
   std::error_code ec;
   if (fs::exists(to, ec) && !fs::is_empty(to, ec)) {
-    return Status::InvalidArgument(to + " exists and is not empty: a backup or restore never writes over anything");
+    return Status::InvalidArgument(
+        to + " exists and is not empty: a backup or restore never writes over anything");
   }
   fs::create_directories(to, ec);
   if (ec) return Status::IOError("cannot create " + to + ": " + ec.message());
@@ -50,7 +51,8 @@ Result<BackupReport> WriteBackup(const BackupSources& from, const std::string& t
   for (const auto& [name, kv] : from.stores) {
     if (s.ok()) s = kv->Checkpoint(to + "/" + name);
   }
-  if (s.ok() && fs::exists(from.secrets_key_file)) s = CopyFileMode(from.secrets_key_file, to + "/secrets.key", 0600);
+  if (s.ok() && fs::exists(from.secrets_key_file))
+    s = CopyFileMode(from.secrets_key_file, to + "/secrets.key", 0600);
   if (s.ok() && fs::exists(from.operator_token_file)) {
     s = CopyFileMode(from.operator_token_file, to + "/operator-token", 0600);
   }
@@ -66,7 +68,8 @@ Result<BackupReport> WriteBackup(const BackupSources& from, const std::string& t
 }
 
 Result<BackupReport> RestoreBackup(const std::string& from, const std::string& data) {
-  if (!fs::exists(from + "/log")) return Status::InvalidArgument(from + " is not a remit backup (no log/)");
+  if (!fs::exists(from + "/log"))
+    return Status::InvalidArgument(from + " is not a remit backup (no log/)");
   auto check = Checked(from);
   if (!check.ok()) return check.status();
   Status s = EmptyTarget(data);

@@ -2,11 +2,11 @@
 
 #include <filesystem>
 
-#include "adapters/storage/kv_store.h"
 #include "adapters/app/projection_runner.h"
-#include "adapters/storage/rocks_options.h"
-#include "adapters/storage/rocks_event_log.h"
 #include "adapters/crypto/secrets.h"
+#include "adapters/storage/kv_store.h"
+#include "adapters/storage/rocks_event_log.h"
+#include "adapters/storage/rocks_options.h"
 #include "adapters/storage/view_store.h"
 
 namespace remit {
@@ -37,7 +37,8 @@ DataCheck CheckDataDirectory(const std::string& data, const std::string& practic
       if (runner.max_checkpoint() > end) {
         out.problems.push_back(data + "/views have applied the log up to offset " +
                                std::to_string(runner.max_checkpoint()) + " but it ends at offset " +
-                               std::to_string(end) + ": the log lost acknowledged events, the first at offset " +
+                               std::to_string(end) +
+                               ": the log lost acknowledged events, the first at offset " +
                                std::to_string(end) + ". " + StoreRemedy(StoreKind::kLog));
       }
     }
@@ -57,8 +58,8 @@ DataCheck CheckDataDirectory(const std::string& data, const std::string& practic
     }
     if (std::string(name) == "secrets") {
       auto secrets = SecretsStore::Open(std::move(kv.value()),
-                                         key_file.empty() ? data + "/secrets.key" : key_file,
-                                         /*read_only=*/true);
+                                        key_file.empty() ? data + "/secrets.key" : key_file,
+                                        /*read_only=*/true);
       if (!secrets.ok()) out.problems.push_back(secrets.status().ToString());
     }
   }

@@ -15,7 +15,7 @@
 namespace remit {
 
 struct DataCheck {
-  ChainReport chains;        // of the log (chain_ok false when it could not be read at all)
+  ChainReport chains;  // of the log (chain_ok false when it could not be read at all)
   std::vector<std::string> problems;  // one line per damaged store, naming it and the remedy
   bool ok() const { return chains.chain_ok && problems.empty(); }
 };

@@ -38,7 +38,13 @@ Result<DemoInfo> LoadDemo(Node* node) {
             engine::UpsertPatient{{"P102", "Lily", "Doe", "(555) 010-2030", "jane.doe@example.com",
                                    "2017-01-22", "P100"}});
   }
-  struct C { const char* id; const char* patient; Cents cents; const char* what; const char* date; };
+  struct C {
+    const char* id;
+    const char* patient;
+    Cents cents;
+    const char* what;
+    const char* date;
+  };
   const C charges[] = {
       {"C-1001", "P100", 12000, "Periodic exam and cleaning", "2026-08-14"},
       {"C-1002", "P101", 8000, "Sealants (2 teeth)", "2026-09-02"},

@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "adapters/storage/files.h"
 #include "adapters/app/idempotency.h"
+#include "adapters/storage/files.h"
 
 #include "projections/projections.h"
 
@@ -54,8 +54,10 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& app_options,
     auto loose = TightenTree(options.data_dir);
     if (!loose.ok()) return loose.status();
     if (*loose > 0) {
-      spdlog::warn("the data directory {} could be read by other users: {} entries made private "
-                   "(directories 0700, files 0600)", options.data_dir, *loose);
+      spdlog::warn(
+          "the data directory {} could be read by other users: {} entries made private "
+          "(directories 0700, files 0600)",
+          options.data_dir, *loose);
     }
   }
   auto app = App::Open(options);
@@ -76,9 +78,9 @@ Result<std::unique_ptr<Node>> Node::Open(const AppOptions& app_options,
   }
   auto secrets_kv = open_store("secrets");
   if (!secrets_kv.ok()) return secrets_kv.status();
-  auto secrets = SecretsStore::Open(
-      std::move(secrets_kv.value()),
-      options.secrets_key_file.empty() ? dir + "/secrets.key" : options.secrets_key_file);
+  auto secrets = SecretsStore::Open(std::move(secrets_kv.value()), options.secrets_key_file.empty()
+                                                                       ? dir + "/secrets.key"
+                                                                       : options.secrets_key_file);
   if (!secrets.ok()) return secrets.status();
   node->secrets = std::move(secrets.value());
   auto sandbox_kv = open_store("sandbox-gateway");
@@ -112,7 +114,8 @@ Status Node::StartMembership(std::function<void(const std::vector<std::string>&)
   std::vector<KafkaKv*> stores = kafka_stores;
   auto prepare = [log, stores](int32_t partition) {
     Status s = log->CatchUp(std::chrono::seconds(30), partition);
-    for (size_t i = 0; s.ok() && i < stores.size(); ++i) s = stores[i]->CatchUp(std::chrono::seconds(30));
+    for (size_t i = 0; s.ok() && i < stores.size(); ++i)
+      s = stores[i]->CatchUp(std::chrono::seconds(30));
     return s;
   };
   Portal* p = portal.get();
@@ -166,16 +169,17 @@ class KafkaOwners final : public PracticeOwners {
   }
   std::vector<Gauge> Gauges() const override {
     auto c = log_->counters();
-    std::vector<Gauge> out = {{"remit_kafka_units_taken", "Command units the Kafka mirror took.",
-             static_cast<double>(c.units)},
-            {"remit_kafka_duplicate_units", "Units skipped as already held.",
-             static_cast<double>(c.duplicates)},
-            {"remit_kafka_fork_units", "Units refused: not on their practice's head.",
-             static_cast<double>(c.forks)},
-            {"remit_kafka_incomplete_units", "Partial units dropped.",
-             static_cast<double>(c.incomplete)},
-            {"remit_kafka_malformed_messages", "Messages that are not remit records.",
-             static_cast<double>(c.malformed)}};
+    std::vector<Gauge> out = {
+        {"remit_kafka_units_taken", "Command units the Kafka mirror took.",
+         static_cast<double>(c.units)},
+        {"remit_kafka_duplicate_units", "Units skipped as already held.",
+         static_cast<double>(c.duplicates)},
+        {"remit_kafka_fork_units", "Units refused: not on their practice's head.",
+         static_cast<double>(c.forks)},
+        {"remit_kafka_incomplete_units", "Partial units dropped.",
+         static_cast<double>(c.incomplete)},
+        {"remit_kafka_malformed_messages", "Messages that are not remit records.",
+         static_cast<double>(c.malformed)}};
     if (membership_) {
       out.emplace_back("remit_kafka_owned_partitions",
                        "Partitions (practices) this process writes for.",
@@ -192,7 +196,8 @@ class KafkaOwners final : public PracticeOwners {
 }  // namespace
 
 ApiParts Node::api_parts() {
-  if (kafka_log != nullptr && !owners_) owners_ = std::make_unique<KafkaOwners>(membership, kafka_log);
+  if (kafka_log != nullptr && !owners_)
+    owners_ = std::make_unique<KafkaOwners>(membership, kafka_log);
   ApiParts p;
   p.app = app.get();
   p.portal = portal.get();
@@ -219,7 +224,8 @@ Result<BackupReport> Node::Backup(const std::string& to) {
   if (secrets) from.stores.push_back({"secrets", secrets->kv()});
   if (sandbox) from.stores.push_back({"sandbox-gateway", sandbox->kv()});
   const AppOptions& o = app->options();
-  from.secrets_key_file = o.secrets_key_file.empty() ? o.data_dir + "/secrets.key" : o.secrets_key_file;
+  from.secrets_key_file =
+      o.secrets_key_file.empty() ? o.data_dir + "/secrets.key" : o.secrets_key_file;
   from.operator_token_file = o.operator_token_file;
   return WriteBackup(from, to);
 }

@@ -8,20 +8,20 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
-#include <optional>
 #include <vector>
 
 #include "adapters/api/api.h"
 #include "adapters/app/app.h"
-#include "tools/node/backup.h"
+#include "adapters/app/portal.h"
+#include "adapters/crypto/secrets.h"
 #include "adapters/kafka/kafka_event_log.h"
 #include "adapters/kafka/kafka_kv.h"
 #include "adapters/kafka/kafka_membership.h"
-#include "adapters/app/portal.h"
 #include "adapters/payments/sandbox_gateway.h"
-#include "adapters/crypto/secrets.h"
+#include "tools/node/backup.h"
 
 namespace remit {
 
