@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what remit needs, builds it three times (address+undefined sanitizers, the libFuzzer
+# Installs what remit needs, checks the mechanical style, builds it three times (address+undefined sanitizers, the libFuzzer
 # targets with clang-16, release), and runs every test under CTest in each build. Ends with CTest's summary of the release run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+echo "== style: clang-format, file and function lengths (scripts/check-style.py)"
+python3 scripts/check-style.py
 bash scripts/build.sh asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
