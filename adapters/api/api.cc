@@ -742,9 +742,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     *route = "/api/v1/practices/{p}/settings";
     if (m == "GET") {
       if (auto d = deny("staff", false)) return *d;
-      auto pr = app_->views().Get(pj::PracticeKey(pid));
+      auto pr = PracticeRecord(LiveReader(app_->views()), pid);
       if (!pr) return Problem(404, "not_found", "no practice " + pid);
-      return Json(200, SettingsJson(json::parse(*pr)));
+      return Json(200, SettingsJson(*pr));
     }
     if (m != "PUT") return Problem(405, "method_not_allowed", "use GET or PUT");
     if (auto d = deny("admin", false)) return *d;
@@ -753,8 +753,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
                              OptBool(b, "auto_post_to_ledger")};
     auto r = app_->Execute(ctx_for(command_key("settings:" + RandomHex(8))), c);
     if (!r.ok() || r->rejection) return FromExec(r);
-    auto pr = app_->views().Get(pj::PracticeKey(pid));
-    return Json(200, SettingsJson(json::parse(pr.value_or("{}"))));
+    auto pr = PracticeRecord(LiveReader(app_->views()), pid);
+    return Json(200, SettingsJson(pr.value_or(json::object())));
   }
 
   // /api/v1/practices/{p}/resources/portal-link.png
@@ -964,12 +964,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     bool only_unread =
         unread != req.query.end() && (unread->second == "true" || unread->second == "1");
     json items = json::array();
-    app_->views().Scan(pj::InboxPrefix(pid), [&](std::string_view, std::string_view v) {
-      json n = json::parse(v);
-      if (only_unread && n.value("read", false)) return true;
+    for (auto& n : InboxItems(LiveReader(app_->views()), pid, only_unread, kInboxItemsMax)) {
       items.push_back(InboxJson(std::move(n)));
-      return items.size() < 1000;
-    });
+    }
     // Unread first, each group newest first (the scan is newest first).
     std::stable_partition(items.begin(), items.end(),
                           [](const json& n) { return !n.value("read", false); });
@@ -983,9 +980,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (auto d = deny("staff", false)) return *d;
     auto r = app_->Execute(ctx_for("read:" + parts[5]), engine::MarkNotificationRead{parts[5]});
     if (!r.ok() || r->rejection) return FromExec(r);
-    auto key = app_->views().Get(pj::InboxIdKey(pid, parts[5]));
-    json n = key ? json::parse(app_->views().Get(*key).value_or("{}")) : json::object();
-    return Json(200, InboxJson(std::move(n)));
+    auto n = InboxItem(LiveReader(app_->views()), pid, parts[5]);
+    return Json(200, InboxJson(n.value_or(json::object())));
   }
 
   // GET /api/v1/practices/{p}/transactions[?limit=&cursor=]
@@ -1028,8 +1024,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string* route) {
     if (auto d = deny("staff", false)) return *d;
     auto r = app_->Execute(ctx_for("post:" + parts[5]), engine::PostPayment{parts[5]});
     if (!r.ok() || r->rejection) return FromExec(r);
-    auto pv = app_->views().Get(pj::PaymentKey(pid, parts[5]));
-    return Json(200, TransactionJson(json::parse(pv.value_or("{}"))));
+    auto pv = PaymentRecord(LiveReader(app_->views()), pid, parts[5]);
+    return Json(200, TransactionJson(pv.value_or(json::object())));
   }
 
   return Problem(404, "not_found", "no such path: " + req.path);
@@ -1226,11 +1222,9 @@ HttpResponse Api::RoutePortal(const HttpRequest& req, const std::vector<std::str
       *route = "/api/v1/portal/{p}/me/cards";
       if (m != "GET") return Problem(405, "method_not_allowed", "use GET");
       json items = json::array();
-      app_->views().Scan(pj::CardPrefix(pid, session->patient_id),
-                         [&](std::string_view, std::string_view v) {
-                           items.push_back(json::parse(v));
-                           return true;
-                         });
+      for (auto& c : SavedCards(LiveReader(app_->views()), pid, session->patient_id)) {
+        items.push_back(std::move(c));
+      }
       return Json(200, {{"items", items}});
     }
     if (n == 7) {

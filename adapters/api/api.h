@@ -119,6 +119,8 @@ class Api {
                     const std::string& reader, const std::string& resource,
                     const std::string& patient_id);
   static constexpr size_t kAccessMemoryMax = 100000;
+  // The most inbox items one answer lists.
+  static constexpr size_t kInboxItemsMax = 1000;
 
   // The client a request is for: the TCP peer (or a trusted proxy's client), or, for a request
   // another remit process forwarded, the client it named.

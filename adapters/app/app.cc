@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "adapters/app/queries.h"
 #include "adapters/crypto/secrets.h"
 #include "events/check.h"
 #include "events/event.h"
@@ -178,7 +179,7 @@ bool App::Inspect(const std::string& practice_id,
 
 bool App::PracticeExists(const std::string& practice_id) const {
   // From the views, as every read: a read never waits behind the practice's writer.
-  return views_->Get(projections::PracticeKey(practice_id)).has_value();
+  return PracticeRecord(LiveReader(*views_), practice_id).has_value();
 }
 
 void App::Degrade(const std::string& reason) {
@@ -257,10 +258,10 @@ Principal App::Authenticate(std::string_view bearer) const {
   }
   // Staff tokens are looked up by their SHA-256: the hash is the key, so no comparison of the
   // secret itself happens, and the views never hold a usable token.
-  auto v = views_->Get(projections::TokenKey(Hex(Sha256(bearer))));
-  if (!v) return p;
-  auto j = nlohmann::json::parse(*v, nullptr, false);
-  if (j.is_discarded() || j.value("revoked", true)) return p;
+  auto token = StaffTokenRecord(LiveReader(*views_), Hex(Sha256(bearer)));
+  if (!token) return p;
+  const nlohmann::json& j = *token;
+  if (j.value("revoked", true)) return p;
   int64_t expires = j.value("expires_at_us", int64_t{0});
   if (expires != 0 && NowMicros() >= expires) return p;
   p.kind = Principal::Kind::kStaff;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "adapters/app/queries.h"
 #include "projections/projections.h"
 
 namespace remit {
@@ -203,10 +204,10 @@ Status Portal::Logout(const PatientSession& who) {
 std::optional<PatientSession> Portal::Authenticate(std::string_view bearer) {
   if (bearer.empty()) return std::nullopt;
   std::string sid = TokenId(bearer);
-  auto v = app_->views().Get(projections::SessionKey(sid));
-  if (!v) return std::nullopt;
-  json j = json::parse(*v, nullptr, false);
-  if (j.is_discarded() || j.value("ended", true)) return std::nullopt;
+  auto session = SessionRecord(LiveReader(app_->views()), sid);
+  if (!session) return std::nullopt;
+  const json& j = *session;
+  if (j.value("ended", true)) return std::nullopt;
   int64_t now = now_us_();
   if (now >= j.value("expires_at_us", int64_t{0})) return std::nullopt;
   // Idle time: the last request, kept in memory and, once a minute, in the activity store, so
@@ -315,10 +316,9 @@ Outcome<PaymentResult> Portal::Finish(const std::string& practice, const std::st
                     pay.submitted.card_last4,
                     {}};
   if (pay.status == engine::PaymentStatus::kDeclined) {
-    auto v = app_->views().Get(projections::PaymentKey(practice, payment_id));
-    json j = v ? json::parse(*v, nullptr, false) : json();
-    out.decline_reason = j.is_object() && j["decline_reason"].is_string()
-                             ? j["decline_reason"].get<std::string>()
+    auto j = PaymentRecord(LiveReader(app_->views()), practice, payment_id);
+    out.decline_reason = j && (*j)["decline_reason"].is_string()
+                             ? (*j)["decline_reason"].get<std::string>()
                              : "declined";
   }
   return Done(out);

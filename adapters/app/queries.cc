@@ -33,6 +33,77 @@ Reader MemoryReader(const MemoryViewTxn& m) {
       }};
 }
 
+std::optional<json> Record(const Reader& r, std::string_view key) {
+  auto v = r.get(key);
+  if (!v) return std::nullopt;
+  json j = json::parse(*v, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  return j;
+}
+
+std::optional<json> PracticeRecord(const Reader& r, const std::string& practice) {
+  return Record(r, pj::PracticeKey(practice));
+}
+
+std::vector<std::string> PracticeIds(const Reader& r) {
+  std::vector<std::string> out;
+  const std::string prefix = pj::PracticeKey("");
+  r.scan(prefix,
+         [&](std::string_view key, std::string_view) {
+           out.emplace_back(key.substr(prefix.size()));
+           return true;
+         },
+         {});
+  return out;
+}
+
+std::optional<json> StaffTokenRecord(const Reader& r, const std::string& token_sha256_hex) {
+  return Record(r, pj::TokenKey(token_sha256_hex));
+}
+
+std::optional<json> SessionRecord(const Reader& r, const std::string& session_id) {
+  return Record(r, pj::SessionKey(session_id));
+}
+
+std::optional<json> PaymentRecord(const Reader& r, const std::string& practice,
+                                  const std::string& payment_id) {
+  return Record(r, pj::PaymentKey(practice, payment_id));
+}
+
+std::vector<json> InboxItems(const Reader& r, const std::string& practice, bool only_unread,
+                             size_t limit) {
+  std::vector<json> items;
+  r.scan(pj::InboxPrefix(practice),
+         [&](std::string_view, std::string_view v) {
+           json n = json::parse(v, nullptr, false);
+           if (!n.is_object() || (only_unread && n.value("read", false))) return true;
+           items.push_back(std::move(n));
+           return items.size() < limit;
+         },
+         {});
+  return items;
+}
+
+std::optional<json> InboxItem(const Reader& r, const std::string& practice,
+                              const std::string& notification_id) {
+  auto key = r.get(pj::InboxIdKey(practice, notification_id));
+  if (!key) return std::nullopt;
+  return Record(r, *key);
+}
+
+std::vector<json> SavedCards(const Reader& r, const std::string& practice,
+                             const std::string& patient_id) {
+  std::vector<json> cards;
+  r.scan(pj::CardPrefix(practice, patient_id),
+         [&](std::string_view, std::string_view v) {
+           json c = json::parse(v, nullptr, false);
+           if (c.is_object()) cards.push_back(std::move(c));
+           return true;
+         },
+         {});
+  return cards;
+}
+
 json SettingsJson(const json& practice) {
   return json{{"portal_payments_enabled", practice.value("portal_payments_enabled", false)},
               {"auto_post_to_ledger", practice.value("auto_post_to_ledger", false)},

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "adapters/storage/event_log.h"
 #include "adapters/storage/view_store.h"
@@ -24,6 +26,27 @@ struct Reader {
 };
 Reader LiveReader(ViewStore& v);
 Reader MemoryReader(const MemoryViewTxn& m);
+
+// A view record, parsed; nullopt when there is none (or it is not a JSON object).
+std::optional<nlohmann::json> Record(const Reader& r, std::string_view key);
+// The records the contract's answers are built from, each by its own key layout
+// (projections/projections.h).
+std::optional<nlohmann::json> PracticeRecord(const Reader& r, const std::string& practice);
+// Every practice the views know, whoever registered it.
+std::vector<std::string> PracticeIds(const Reader& r);
+std::optional<nlohmann::json> StaffTokenRecord(const Reader& r,
+                                               const std::string& token_sha256_hex);
+std::optional<nlohmann::json> SessionRecord(const Reader& r, const std::string& session_id);
+std::optional<nlohmann::json> PaymentRecord(const Reader& r, const std::string& practice,
+                                            const std::string& payment_id);
+// Inbox items, newest first, at most `limit` (only the unread ones when `only_unread`).
+std::vector<nlohmann::json> InboxItems(const Reader& r, const std::string& practice,
+                                       bool only_unread, size_t limit);
+std::optional<nlohmann::json> InboxItem(const Reader& r, const std::string& practice,
+                                        const std::string& notification_id);
+// A patient's saved cards, as the views hold them.
+std::vector<nlohmann::json> SavedCards(const Reader& r, const std::string& practice,
+                                       const std::string& patient_id);
 
 nlohmann::json SettingsJson(const nlohmann::json& practice);
 // The family view of spec/api.md for `patient_id`; nullopt when the patient is unknown.

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "adapters/app/idempotency.h"
+#include "adapters/app/queries.h"
 #include "adapters/storage/files.h"
 
 #include "projections/projections.h"
@@ -122,12 +123,9 @@ Status Node::StartMembership(std::function<void(const std::vector<std::string>&)
   auto owned = [a, p, log](int32_t partition) {
     // Every practice the views know, whoever registered it.
     std::vector<std::string> mine;
-    const std::string prefix = projections::PracticeKey("");
-    a->views().Scan(prefix, [&](std::string_view key, std::string_view) {
-      std::string practice(key.substr(prefix.size()));
-      if (log->PartitionOf(practice) == partition) mine.push_back(practice);
-      return true;
-    });
+    for (auto& practice : PracticeIds(LiveReader(a->views()))) {
+      if (log->PartitionOf(practice) == partition) mine.push_back(std::move(practice));
+    }
     p->ResumePayments(mine).IgnoreError();
   };
   auto m = KafkaMembership::Start(o, log, prepare, owned);
