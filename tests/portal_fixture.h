@@ -138,4 +138,25 @@ struct Practice {
   uint64_t LogEnd() { return s.app().log().EndOffset(); }
 };
 
+// Every event of the practice's log, decoded.
+inline std::vector<Event> Events(TestServer& s) {
+  std::vector<LogEntry> entries;
+  BOOST_REQUIRE(s.app().log().Read(0, 1000000, &entries).ok());
+  std::vector<Event> out;
+  for (const auto& e : entries) {
+    auto ev = DecodeRecord(e.record);
+    BOOST_REQUIRE(ev.ok());
+    out.push_back(std::move(ev.value()));
+  }
+  return out;
+}
+
+// How many events of type T the practice's log holds.
+template <typename T>
+int Count(TestServer& s) {
+  int n = 0;
+  for (const auto& e : Events(s)) n += std::holds_alternative<T>(e.payload) ? 1 : 0;
+  return n;
+}
+
 }  // namespace remit::testing

@@ -17,34 +17,12 @@
 
 using namespace remit;
 using nlohmann::json;
+using remit::testing::Count;
+using remit::testing::Events;
 using remit::testing::ExpectProblem;
 using remit::testing::kPassword;
 using remit::testing::Practice;
 using remit::testing::TestServer;
-
-namespace {
-
-// Every event of the practice's log, decoded.
-std::vector<Event> Events(TestServer& s) {
-  std::vector<LogEntry> entries;
-  BOOST_REQUIRE(s.app().log().Read(0, 1000000, &entries).ok());
-  std::vector<Event> out;
-  for (const auto& e : entries) {
-    auto ev = DecodeRecord(e.record);
-    BOOST_REQUIRE(ev.ok());
-    out.push_back(std::move(ev.value()));
-  }
-  return out;
-}
-
-template <typename T>
-int Count(TestServer& s) {
-  int n = 0;
-  for (const auto& e : Events(s)) n += std::holds_alternative<T>(e.payload) ? 1 : 0;
-  return n;
-}
-
-}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(security, Practice)
 
