@@ -10,10 +10,10 @@ bash scripts/build.sh asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== unit tests under address+undefined sanitizers"
-ctest --test-dir build-asan --output-on-failure --timeout 900
+ctest --test-dir build-asan --output-on-failure --timeout 900 -j2
 bash scripts/build.sh fuzz
 echo "== fuzz targets, a short bounded run of each (tests/fuzz, docs/fuzzing.md)"
 ctest --test-dir build-fuzz --output-on-failure --timeout 300
 bash scripts/build.sh release
 echo "== every test, release build"
-ctest --test-dir build --output-on-failure --timeout 900
+ctest --test-dir build --output-on-failure --timeout 900 -j2

@@ -446,6 +446,29 @@ BOOST_AUTO_TEST_CASE(internal_record_access_takes_only_the_operator_token) {
   BOOST_TEST(LogEnd() == end + 1);  // one record_accessed event
 }
 
+// The route table answers a known path with another method 405 and names the methods it takes;
+// a GET route answers HEAD with the GET's headers and length, and no body.
+BOOST_AUTO_TEST_CASE(methods_come_from_the_route_table) {
+  auto wrong = s.Call("DELETE", "/api/v1/practices/acme-dental/settings", admin);
+  ExpectProblem(wrong, 405, "method_not_allowed");
+  BOOST_TEST(wrong.headers["allow"] == "GET, PUT");
+  auto charges = s.Call("GET", "/api/v1/practices/acme-dental/charges", admin);
+  ExpectProblem(charges, 405, "method_not_allowed");
+  BOOST_TEST(charges.headers["allow"] == "POST");
+  ExpectProblem(s.Call("GET", "/api/v1/practices/acme-dental/nothing-here", admin), 404,
+                "not_found");
+
+  auto page = s.Call("GET", "/staff");
+  auto head = s.Call("HEAD", "/staff");
+  BOOST_TEST(head.status == 200);
+  BOOST_TEST(head.raw.empty());
+  BOOST_TEST(head.headers["content-length"] == std::to_string(page.raw.size()));
+  BOOST_TEST(head.headers["content-type"] == page.headers["content-type"]);
+  auto settings = s.Call("HEAD", "/api/v1/practices/acme-dental/settings", admin);
+  BOOST_TEST(settings.status == 200);
+  BOOST_TEST(settings.raw.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(state_survives_restart) {

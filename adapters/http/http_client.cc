@@ -39,6 +39,7 @@ Result<HttpResult> HttpCall(const std::string& host, int port, const std::string
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
+    parser.skip(method == "HEAD");  // a HEAD answer has a length and no body
     http::read(stream, buffer, parser);
     auto& res = parser.get();
     HttpResult out;

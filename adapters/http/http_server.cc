@@ -297,6 +297,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec || used == 0) break;
     }
     if (ec == http::error::body_limit) {
+      head_ = false;
       return Respond(ProblemResponse(413, "Payload Too Large", "payload_too_large",
                                      "request bodies are limited to 65536 bytes"),
                      false, 11);
@@ -322,6 +323,7 @@ class Session : public std::enable_shared_from_this<Session> {
     r->body = std::move(req.body());
     bool keep = req.keep_alive();
     unsigned version = req.version();
+    head_ = req.method() == http::verb::head;
     if (!ParseTarget(r.get())) {
       return Respond(ProblemResponse(400, "Bad Request", "validation_failed",
                                      "the request path or query is not valid UTF-8 text"),
@@ -374,8 +376,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // Served over TLS: browsers keep to HTTPS for this host from now on.
     if (tls_) res_->set(http::field::strict_transport_security, "max-age=31536000");
     res_->keep_alive(keep);
-    res_->body() = std::move(resp.body);
-    res_->prepare_payload();
+    if (head_) {
+      // HEAD: the length the GET's body would have, and no body.
+      res_->content_length(resp.body.size());
+    } else {
+      res_->body() = std::move(resp.body);
+      res_->prepare_payload();
+    }
     stream_.expires_after(server_->options.write_timeout);
     auto written = [self = shared_from_this(), keep](beast::error_code ec, size_t) {
       self->res_.reset();
@@ -406,6 +413,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const bool peer_;     // another remit process (HttpRequest::from_peer)
   bool started_ = false;
   bool busy_ = false;
+  bool head_ = false;  // the request being answered is a HEAD: headers only
   bool closing_ = false;
   std::chrono::steady_clock::time_point deadline_;
 };

@@ -1,14 +1,15 @@
 // libFuzzer target: the JSON body and the query of every route, through Api::Handle on a real
 // node (a fresh data directory under /tmp, with one practice, a patient, a charge and an admin
-// token). The input's first byte picks the method, the second the route, the third the
-// caller (operator, admin, none); the next line is a query string, the rest the body. Nothing
-// may crash, every answer must be JSON or a page, and a 5xx is a failure unless it says the
-// store is unavailable.
+// token). The input's first byte picks the method, the second the route (a row of the table),
+// the third the caller (operator, admin, none); the next line is a query string, the rest the
+// body. Nothing may crash, every answer must be JSON or a page, and a 5xx is a failure unless
+// it says the store is unavailable.
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -68,37 +69,20 @@ World* TheWorld() {
   return w;
 }
 
+// Every route of the table, its parameters filled in (the practice, patient P1, else "x"),
+// but the backup (it would copy the data directory to a path the input names).
 const std::vector<std::string>& Routes() {
-  static const std::vector<std::string> kRoutes = {
-      "/api/v1/practices",
-      "/api/v1/practices/fuzz-dental/tokens",
-      "/api/v1/practices/fuzz-dental/tokens/tok",
-      "/api/v1/practices/fuzz-dental/settings",
-      "/api/v1/practices/fuzz-dental/patients/P1",
-      "/api/v1/practices/fuzz-dental/patients/P2",
-      "/api/v1/practices/fuzz-dental/charges",
-      "/api/v1/practices/fuzz-dental/patients/P1/portal-invites",
-      "/api/v1/practices/fuzz-dental/accounts/P1/balance",
-      "/api/v1/practices/fuzz-dental/inbox",
-      "/api/v1/practices/fuzz-dental/inbox/ntf_x/read",
-      "/api/v1/practices/fuzz-dental/transactions",
-      "/api/v1/practices/fuzz-dental/payments/pay_x/post-to-ledger",
-      "/api/v1/practices/fuzz-dental/events",
-      "/api/v1/practices/fuzz-dental/audit/verify",
-      "/api/v1/practices/fuzz-dental/resources/portal-link",
-      "/api/v1/portal/fuzz-dental/enroll",
-      "/api/v1/portal/fuzz-dental/identity-check",
-      "/api/v1/portal/fuzz-dental/login",
-      "/api/v1/portal/fuzz-dental/login/verify",
-      "/api/v1/portal/fuzz-dental/logout",
-      "/api/v1/portal/fuzz-dental/me/balances",
-      "/api/v1/portal/fuzz-dental/me/cards",
-      "/api/v1/portal/fuzz-dental/me/payments",
-      "/api/v1/whoami",
-      "/sandbox-gateway/v1/tokens",
-      "/internal/v1/practices/fuzz-dental/record-access",
-      "/healthz",
-  };
+  static const std::vector<std::string> kRoutes = [] {
+    std::vector<std::string> out;
+    for (const Route& route : Api::Routes()) {
+      std::string path = route.pattern;
+      if (path == "/api/v1/operator/backup") continue;
+      path = std::regex_replace(path, std::regex(R"(\{practice_id\})"), "fuzz-dental");
+      path = std::regex_replace(path, std::regex(R"(\{patient_id\})"), "P1");
+      out.push_back(std::regex_replace(path, std::regex(R"(\{[a-z_]+\})"), "x"));
+    }
+    return out;
+  }();
   return kRoutes;
 }
 
