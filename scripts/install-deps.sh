@@ -14,7 +14,7 @@ packages=(
   python3-zxcvbn
   chromium zbar-tools
   clang-16 libfuzzer-16-dev libclang-rt-16-dev
-  clang-format-16 universal-ctags
+  clang-format-16 clang-tidy-16 universal-ctags
 )
 
 missing=()

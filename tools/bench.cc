@@ -5,6 +5,7 @@
 //   kafka   appends through the Kafka log to librdkafka's mock cluster, 1, 16 and 64 appenders
 //   slow-clients  an ordinary client's latency alone, then beside 2,000 idle and 100 dripping
 //                 connections from other addresses (loopback only, bounded in time)
+//   http    POST /charges and GET balance through keep-alive connections (bench_http.cc)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -86,7 +87,7 @@ int BenchLog(const Args& args) {
       auto start = Clock::now();
       std::vector<std::thread> threads;
       for (int a = 0; a < appenders; ++a) {
-        threads.emplace_back([&, a] {
+        threads.emplace_back([&] {
           std::vector<double> mine;
           mine.reserve(per);
           std::mutex mu;
@@ -99,14 +100,15 @@ int BenchLog(const Args& args) {
               ++in_flight;
             }
             auto t0 = Clock::now();
-            (*log)->AppendAsync({LogRecord{"bench-practice", record}}, [&, t0](Result<uint64_t> r) {
-              if (!r.ok()) std::abort();
-              double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-              std::lock_guard<std::mutex> l(mu);
-              mine.push_back(ms);
-              --in_flight;
-              cv.notify_one();
-            });
+            (*log)->AppendAsync(
+                {LogRecord{"bench-practice", record}}, [&, t0](const Result<uint64_t>& r) {
+                  if (!r.ok()) std::abort();
+                  double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+                  std::lock_guard<std::mutex> l(mu);
+                  mine.push_back(ms);
+                  --in_flight;
+                  cv.notify_one();
+                });
           }
           std::unique_lock<std::mutex> l(mu);
           cv.wait(l, [&] { return in_flight == 0; });
@@ -249,9 +251,9 @@ int BenchKafka(const Args& args) {
       std::vector<double> latencies;
       std::atomic<bool> failed{false};
       auto start = Clock::now();
-      std::vector<std::thread> threads;
+      std::vector<std::thread> threads(static_cast<size_t>(appenders));
       for (int a = 0; a < appenders; ++a) {
-        threads.emplace_back([&, a] {
+        threads[static_cast<size_t>(a)] = std::thread([&, a] {
           std::string practice = "bench-" + std::to_string(appenders) + "-" + std::to_string(a);
           Hash256 prev{};
           std::vector<double> mine;
@@ -391,13 +393,14 @@ int BenchSlowClients(const Args& args) {
 
 int Bench(const Args& args) {
   if (args.words.empty()) {
-    std::fprintf(stderr, "remit bench log|replay|kafka|slow-clients [--events N]\n");
+    std::fprintf(stderr, "remit bench log|replay|kafka|slow-clients|http [--events N]\n");
     return 2;
   }
   if (args.words[0] == "log") return BenchLog(args);
   if (args.words[0] == "replay") return BenchReplay(args);
   if (args.words[0] == "kafka") return BenchKafka(args);
   if (args.words[0] == "slow-clients") return BenchSlowClients(args);
+  if (args.words[0] == "http") return BenchHttp(args);
   std::fprintf(stderr, "remit bench: unknown workload %s\n", args.words[0].c_str());
   return 2;
 }

@@ -39,6 +39,14 @@ struct Command {
 int AuditBalance(const Args& a) { return AuditView(a, true); }
 int AuditTransactions(const Args& a) { return AuditView(a, false); }
 
+// The flags of `remit bench`, one set for every workload.
+std::vector<Flag> BenchFlags() {
+  return {{"events", "N", "events to write or replay", 1, 1000000000},
+          {"window", "N", "appends in flight per appender (bench log)", 1, 1 << 20},
+          {"keep", "DIR", "keep (or reuse) the generated log in DIR (bench replay)"},
+          {"seconds", "N", "seconds per cell (bench http, default 3)", 1, 3600}};
+}
+
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {{"serve"},
@@ -87,12 +95,10 @@ const std::vector<Command>& Commands() {
         {"topics", "PREFIX", "topic prefix (default remit)"}},
        KafkaDev},
       {{"bench"},
-       "log|replay|kafka|slow-clients",
+       "log|replay|kafka|slow-clients|http",
        1,
        "the benchmarks of docs/benchmarks.md",
-       {{"events", "N", "events to write or replay", 1, 1000000000},
-        {"window", "N", "appends in flight per appender (bench log)", 1, 1 << 20},
-        {"keep", "DIR", "keep (or reuse) the generated log in DIR (bench replay)"}},
+       BenchFlags(),
        Bench},
       {{"backup"},
        "",

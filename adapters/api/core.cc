@@ -1,3 +1,4 @@
+// ApiCore: idempotent answers by key, the access log, and forwarding to a practice's writer.
 #include "adapters/api/core.h"
 
 #include <nlohmann/json.hpp>
@@ -56,6 +57,8 @@ std::string IdempotencyScope(const HttpRequest& req, const Principal& who) {
 }
 
 }  // namespace
+
+App& Request::app() const { return core.app(); }
 
 std::optional<HttpResponse> ApiCore::ForwardToOwner(const HttpRequest& req) {
   PracticeOwners* m = ActiveOwners();
@@ -124,7 +127,7 @@ void ApiCore::RecordAccess(const std::string& practice, const std::string& actor
                            const std::string& patient_id) {
   std::string key = practice + "\n" + reader + "\n" + resource;
   {
-    std::lock_guard<std::mutex> l(access_mu_);
+    MutexLock l(&access_mu_);
     if (accessed_.contains(key)) return;
     if (accessed_.size() >= kAccessMemoryMax) accessed_.clear();
     accessed_.insert(key);
@@ -144,7 +147,7 @@ void ApiCore::RecordAccess(const std::string& practice, const std::string& actor
     recorded = r.ok() && !r->rejection;
   }
   if (!recorded) {
-    std::lock_guard<std::mutex> l(access_mu_);
+    MutexLock l(&access_mu_);
     accessed_.erase(key);  // not recorded: try again on the next read
   }
 }
@@ -180,17 +183,17 @@ HttpResponse ApiCore::WithIdempotency(const HttpRequest& req, const Principal& w
   std::string request = req.method + " " + req.path + std::string(1, '\0') + req.body;
   std::string fingerprint = parts_.secrets->Fingerprint(request);
   {
-    std::unique_lock<std::mutex> l(idem_mu_);
-    idem_cv_.wait(l, [&] { return !idem_in_flight_.contains(store_key); });
+    MutexLock l(&idem_mu_);
+    while (idem_in_flight_.contains(store_key)) idem_cv_.Wait(&idem_mu_);
     idem_in_flight_.insert(store_key);
   }
   struct Release {
     ApiCore* core;
     std::string k;
     ~Release() {
-      std::lock_guard<std::mutex> l(core->idem_mu_);
+      MutexLock l(&core->idem_mu_);
       core->idem_in_flight_.erase(k);
-      core->idem_cv_.notify_all();
+      core->idem_cv_.SignalAll();
     }
   } release{this, store_key};
 

@@ -6,10 +6,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -26,6 +24,7 @@
 #include "adapters/payments/sandbox_gateway.h"
 #include "adapters/storage/kv_store.h"
 #include "events/check.h"
+#include "events/mutex.h"
 
 namespace remit {
 
@@ -141,11 +140,11 @@ class ApiCore {
   RateLimiter identity_checks_per_user_{kIdentityChecksPerUserBurst, kIdentityChecksPerUserRefill};
   RateLimiter identity_failures_per_address_{kIdentityFailuresPerAddressBurst,
                                              kIdentityFailuresPerAddressRefill};
-  std::mutex access_mu_;
-  std::set<std::string> accessed_;  // guarded by access_mu_
-  std::mutex idem_mu_;
-  std::condition_variable idem_cv_;
-  std::set<std::string> idem_in_flight_;  // guarded by idem_mu_
+  Mutex access_mu_;
+  std::set<std::string> accessed_ REMIT_GUARDED_BY(access_mu_);
+  Mutex idem_mu_;
+  CondVar idem_cv_;  // signalled when a key leaves idem_in_flight_
+  std::set<std::string> idem_in_flight_ REMIT_GUARDED_BY(idem_mu_);
 };
 
 }  // namespace remit

@@ -1,7 +1,6 @@
 #include "adapters/api/router.h"
 
 #include "adapters/api/answers.h"
-#include "adapters/api/core.h"
 #include "events/check.h"
 
 namespace remit {
@@ -82,8 +81,6 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   }
   return found;
 }
-
-App& Request::app() const { return core.app(); }
 
 const std::string& Request::Param(std::string_view name) const {
   static const std::string kNone;

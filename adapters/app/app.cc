@@ -29,7 +29,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   if (!ready.ok()) return ready;
   std::unique_ptr<App> app(new App());
   app->options_ = options;
-  app->public_url_ = options.public_url;
+  app->SetPublicUrl(options.public_url);
   if (app->options_.operator_token_file.empty()) {
     app->options_.operator_token_file = options.data_dir + "/operator-token";
   }
@@ -52,7 +52,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   if (!s.ok()) return s;
   s = app->RebuildState();
   if (!s.ok() && !options.read_only) return s;
-  if (!s.ok()) app->degraded_reason_ = s.ToString();
+  if (!s.ok()) app->Degrade(s.ToString());
   app->runner_ = std::make_unique<ProjectionRunner>(app->log_.get(), app->views_.get());
   // The views are an independent record of how far the log got: they never apply an event the
   // log has not made durable, so views ahead of the log mean the log lost acknowledged events.
@@ -67,11 +67,11 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
         ". The log was damaged or replaced by an older copy; keep the "
         "directory as it is and restore it from a backup (remit restore; docs/operations.md)");
     if (!options.read_only) return lost;
-    app->degraded_reason_ = lost.ToString();
+    app->Degrade(lost.ToString());
   }
   s = app->runner_->CatchUp(app->log_->EndOffset());
   if (!s.ok() && !options.read_only) return s;
-  if (!s.ok() && app->degraded_reason_.empty()) app->degraded_reason_ = s.ToString();
+  if (!s.ok()) app->Degrade(s.ToString());  // kept only if it is the first reason
   if (!options.read_only) app->runner_->Start();
   return app;
 }
@@ -115,6 +115,7 @@ Status App::RebuildState() {
       s = chain.Check(e.offset, *ev);
       if (!s.ok()) return s;
       Slot* slot = GetSlot(ev->practice_id, true);
+      MutexLock l(&slot->mu);
       engine::Evolve(&slot->state, *ev);
       slot->next = e.offset + 1;
     }
@@ -128,6 +129,7 @@ Status App::CatchUpSlot(const std::string& practice_id, Slot* slot) {
   Status s = ForEachEvent(
       *log_, practice_id,
       [&](uint64_t offset, const Event& ev) {
+        slot->mu.AssertHeld();  // the caller's, for the whole fold
         if (ev.prev_hash != slot->state.head_hash) {
           broken = Status::Corruption("offset " + std::to_string(offset) + ": practice " +
                                       practice_id + " does not continue its chain");
@@ -143,7 +145,7 @@ Status App::CatchUpSlot(const std::string& practice_id, Slot* slot) {
 
 App::Slot* App::GetSlot(const std::string& practice_id, bool create) {
   {
-    std::shared_lock<std::shared_mutex> l(slots_mu_);
+    ReaderLock l(&slots_mu_);
     auto it = slots_.find(practice_id);
     if (it != slots_.end()) return it->second.get();
   }
@@ -151,16 +153,17 @@ App::Slot* App::GetSlot(const std::string& practice_id, bool create) {
     std::vector<LogEntry> any;
     if (!log_->ReadKey(practice_id, 0, 1, &any).ok() || any.empty()) return nullptr;
   }
-  std::unique_lock<std::shared_mutex> l(slots_mu_);
+  WriterLock l(&slots_mu_);
   auto& slot = slots_[practice_id];
   if (!slot) slot = std::make_unique<Slot>();
   return slot.get();
 }
 
 std::vector<std::string> App::Practices() const {
-  std::shared_lock<std::shared_mutex> l(slots_mu_);
+  ReaderLock l(&slots_mu_);
   std::vector<std::string> out;
   for (const auto& [id, slot] : slots_) {
+    MutexLock s(&slot->mu);
     if (slot->state.registered) out.push_back(id);
   }
   return out;
@@ -170,7 +173,7 @@ bool App::Inspect(const std::string& practice_id,
                   const std::function<void(const engine::PracticeState&)>& f) {
   Slot* slot = GetSlot(practice_id, false);
   if (slot == nullptr) return false;
-  std::lock_guard<std::mutex> l(slot->mu);
+  MutexLock l(&slot->mu);
   if (!options_.read_only && !CatchUpSlot(practice_id, slot).ok()) return false;
   if (!slot->state.registered) return false;
   f(slot->state);
@@ -184,7 +187,7 @@ bool App::PracticeExists(const std::string& practice_id) const {
 
 void App::Degrade(const std::string& reason) {
   {
-    std::lock_guard<std::mutex> l(degraded_mu_);
+    MutexLock l(&degraded_mu_);
     if (degraded_reason_.empty()) degraded_reason_ = reason;
   }
   degraded_ = true;
@@ -202,7 +205,7 @@ Result<ExecResult> App::Execute(engine::CommandContext ctx, const engine::Comman
     return out;
   }
   {
-    std::lock_guard<std::mutex> l(slot->mu);
+    MutexLock l(&slot->mu);
     for (int attempt = 0;; ++attempt) {
       Status s = CatchUpSlot(ctx.practice_id, slot);
       if (!s.ok()) return s;

@@ -15,9 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -27,6 +25,7 @@
 #include "adapters/storage/kv_store.h"
 #include "adapters/storage/view_store.h"
 #include "engine/engine.h"
+#include "events/mutex.h"
 
 namespace remit {
 
@@ -106,22 +105,22 @@ class App {
   const AppOptions& options() const { return options_; }
   // Set once the listener is bound (its port may be chosen by the OS).
   void SetPublicUrl(std::string url) {
-    std::lock_guard<std::mutex> l(public_url_mu_);
+    MutexLock l(&public_url_mu_);
     public_url_ = std::move(url);
   }
   std::string public_url() const {
-    std::lock_guard<std::mutex> l(public_url_mu_);
+    MutexLock l(&public_url_mu_);
     return public_url_;
   }
   // Where the other remit processes reach this one (Kafka mode's forwarding to a practice's
   // owner); set once the listener is bound. Never the public URL (see remit serve
   // --advertise-url).
   void SetAdvertiseUrl(std::string url) {
-    std::lock_guard<std::mutex> l(public_url_mu_);
+    MutexLock l(&public_url_mu_);
     advertise_url_ = std::move(url);
   }
   std::string advertise_url() const {
-    std::lock_guard<std::mutex> l(public_url_mu_);
+    MutexLock l(&public_url_mu_);
     return advertise_url_.empty() ? public_url_ : advertise_url_;
   }
   const std::string& operator_token() const { return operator_token_; }
@@ -135,7 +134,7 @@ class App {
   // Why the server does not take writes, or cannot serve everything: a log that could not be
   // fully read at a read-only start, or damage found later (empty when neither).
   std::string degraded_reason() const {
-    std::lock_guard<std::mutex> l(degraded_mu_);
+    MutexLock l(&degraded_mu_);
     return degraded_reason_;
   }
   // Damage found while running (the background storage check): from now on every write is
@@ -145,9 +144,10 @@ class App {
 
  private:
   struct Slot {
-    std::mutex mu;
-    engine::PracticeState state;
-    uint64_t next = 0;  // the log offset from which the practice's events are not yet folded
+    Mutex mu;
+    engine::PracticeState state REMIT_GUARDED_BY(mu);
+    // The log offset from which the practice's events are not yet folded.
+    uint64_t next REMIT_GUARDED_BY(mu) = 0;
   };
   App() = default;
   Status LoadOperatorToken();
@@ -157,22 +157,22 @@ class App {
   Slot* GetSlot(const std::string& practice_id, bool create);
   // Folds the practice's events the slot has not seen yet (slot->mu held): the decision state
   // follows the log, whoever wrote to it.
-  Status CatchUpSlot(const std::string& practice_id, Slot* slot);
+  Status CatchUpSlot(const std::string& practice_id, Slot* slot) REMIT_REQUIRES(slot->mu);
 
   AppOptions options_;
-  mutable std::mutex public_url_mu_;
-  std::string public_url_;
-  std::string advertise_url_;
+  mutable Mutex public_url_mu_;
+  std::string public_url_ REMIT_GUARDED_BY(public_url_mu_);
+  std::string advertise_url_ REMIT_GUARDED_BY(public_url_mu_);
   std::string operator_token_;
   bool created_operator_token_ = false;
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<ViewStore> views_;
   std::unique_ptr<ProjectionRunner> runner_;
-  mutable std::shared_mutex slots_mu_;
-  std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;
+  mutable SharedMutex slots_mu_;
+  std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_ REMIT_GUARDED_BY(slots_mu_);
   std::atomic<uint64_t> events_appended_{0};
-  mutable std::mutex degraded_mu_;
-  std::string degraded_reason_;  // GUARDED_BY(degraded_mu_)
+  mutable Mutex degraded_mu_;
+  std::string degraded_reason_ REMIT_GUARDED_BY(degraded_mu_);
   std::atomic<bool> degraded_{false};
 };
 

@@ -185,7 +185,7 @@ Outcome<Portal::NewSession> Portal::VerifyCode(const std::string& practice,
     if (it != s.sessions.end()) expires = it->second.expires_at_us;
   });
   {
-    std::lock_guard<std::mutex> l(seen_mu_);
+    MutexLock l(&seen_mu_);
     last_seen_us_[TokenId(session)] = Seen{now_us_(), 0};
   }
   return Done(NewSession{session, expires});
@@ -196,7 +196,7 @@ Status Portal::Logout(const PatientSession& who) {
       who.practice_id, "logout:" + who.session_id, {}, "patient:" + who.patient_id, now_us_()};
   auto r = app_->Execute(ctx, engine::Logout{who.session_id, "logout"});
   if (!r.ok()) return r.status();
-  std::lock_guard<std::mutex> l(seen_mu_);
+  MutexLock l(&seen_mu_);
   last_seen_us_.erase(who.session_id);
   return Status::OK();
 }
@@ -215,7 +215,7 @@ std::optional<PatientSession> Portal::Authenticate(std::string_view bearer) {
   std::string key = "activity/" + sid;
   bool known = false;
   {
-    std::lock_guard<std::mutex> l(seen_mu_);
+    MutexLock l(&seen_mu_);
     known = last_seen_us_.contains(sid);
   }
   int64_t kept = 0;
@@ -225,7 +225,7 @@ std::optional<PatientSession> Portal::Authenticate(std::string_view bearer) {
   }
   bool persist = false;
   {
-    std::lock_guard<std::mutex> l(seen_mu_);
+    MutexLock l(&seen_mu_);
     int64_t started = j.value("started_at_us", int64_t{0});
     auto [it, inserted] = last_seen_us_.try_emplace(sid, Seen{std::max(started, kept), kept});
     if (now - it->second.last_us > engine::kSessionIdleUs) {

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -19,6 +18,7 @@
 #include "adapters/app/rate_limit.h"
 #include "adapters/crypto/secrets.h"
 #include "adapters/payments/gateway.h"
+#include "events/mutex.h"
 
 namespace remit {
 
@@ -104,12 +104,12 @@ class Portal {
   SecretsStore* secrets_;
   PaymentGateway* gateway_;
   KvStore* activity_;
-  std::mutex seen_mu_;
+  Mutex seen_mu_;
   struct Seen {
     int64_t last_us = 0;  // the last request
     int64_t kept_us = 0;  // what activity_ holds
   };
-  std::map<std::string, Seen> last_seen_us_;  // session id -> its requests; GUARDED_BY(seen_mu_)
+  std::map<std::string, Seen> last_seen_us_ REMIT_GUARDED_BY(seen_mu_);  // session id -> requests
 };
 
 std::string NormalizeUsername(const std::string& username);

@@ -74,10 +74,10 @@ Status ProjectionRunner::Commit(ViewStore::Txn& txn, uint64_t end) {
   Status s = txn.Commit();
   if (!s.ok()) return s;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     applied_end_ = std::max(applied_end_.load(), end);
   }
-  applied_cv_.notify_all();
+  applied_cv_.SignalAll();
   return Status::OK();
 }
 
@@ -150,7 +150,7 @@ void ProjectionRunner::Start() {
 void ProjectionRunner::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  applied_cv_.notify_all();
+  applied_cv_.SignalAll();
 }
 
 void ProjectionRunner::Loop() {
@@ -162,22 +162,25 @@ void ProjectionRunner::Loop() {
     if (s.ok() && !entries.empty()) s = ApplyBatch(entries, {}, &cut);
     if (!s.ok()) {
       spdlog::error("projection runner stopped: {}", s.ToString());
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       status_ = s;
-      applied_cv_.notify_all();
+      applied_cv_.SignalAll();
       return;
     }
   }
 }
 
 bool ProjectionRunner::WaitApplied(uint64_t end, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> l(mu_);
-  return applied_cv_.wait_for(l, timeout, [&] { return applied_end_ >= end || !status_.ok(); }) &&
-         applied_end_ >= end;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock l(&mu_);
+  while (applied_end_ < end && status_.ok()) {
+    if (!applied_cv_.WaitUntil(&mu_, deadline)) break;
+  }
+  return applied_end_ >= end;
 }
 
 Status ProjectionRunner::status() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return status_;
 }
 

@@ -9,12 +9,11 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
+#include "events/mutex.h"
 
 #include "adapters/storage/event_log.h"
 #include "adapters/storage/huge_pages.h"
@@ -87,9 +86,9 @@ class ProjectionRunner {
   uint64_t max_checkpoint_ = 0;
   std::atomic<uint64_t> applied_end_{0};
   std::atomic<bool> stop_{false};
-  mutable std::mutex mu_;
-  std::condition_variable applied_cv_;
-  Status status_;
+  mutable Mutex mu_;
+  CondVar applied_cv_;  // signalled when applied_end_ or status_ changes
+  Status status_ REMIT_GUARDED_BY(mu_);
   std::thread thread_;
   std::function<void(uint64_t)> progress_;
 };

@@ -48,13 +48,14 @@ void RateLimiter::Evict(int64_t now) {
   }
   if (buckets_.size() < keys_max_) return;
   std::vector<std::pair<double, std::string>> by_tokens;
+  by_tokens.reserve(buckets_.size());
   for (const auto& [k, b] : buckets_) by_tokens.emplace_back(b.tokens, k);
   std::sort(by_tokens.begin(), by_tokens.end(), std::greater<>());
   for (size_t i = 0; i < by_tokens.size() / 2 + 1; ++i) buckets_.erase(by_tokens[i].second);
 }
 
 bool RateLimiter::Take(const std::string& key, int* retry_after_s) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Bucket& b = Refilled(key, now_us_());
   if (b.tokens >= 1.0) {
     b.tokens -= 1.0;
@@ -65,7 +66,7 @@ bool RateLimiter::Take(const std::string& key, int* retry_after_s) {
 }
 
 bool RateLimiter::Has(const std::string& key, int* retry_after_s) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Bucket& b = Refilled(key, now_us_());
   if (b.tokens >= 1.0) return true;
   if (retry_after_s) *retry_after_s = std::max(1, RetryAfter(b));
@@ -73,13 +74,13 @@ bool RateLimiter::Has(const std::string& key, int* retry_after_s) {
 }
 
 void RateLimiter::Charge(const std::string& key) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Bucket& b = Refilled(key, now_us_());
   b.tokens = std::max(-burst_, b.tokens - 1.0);
 }
 
 size_t RateLimiter::keys() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return buckets_.size();
 }
 

@@ -12,14 +12,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
 
+#include "events/mutex.h"
 #include "events/status.h"
 
 namespace remit {
@@ -47,16 +46,16 @@ class RateLimiter {
     double tokens = 0;
     int64_t at_us = 0;
   };
-  Bucket& Refilled(const std::string& key, int64_t now);  // REQUIRES: mu_ held
+  Bucket& Refilled(const std::string& key, int64_t now) REMIT_REQUIRES(mu_);
   int RetryAfter(const Bucket& b) const;
-  void Evict(int64_t now);  // REQUIRES: mu_ held
+  void Evict(int64_t now) REMIT_REQUIRES(mu_);
 
   const double burst_;
   const int64_t refill_us_;
   const size_t keys_max_;
   Clock now_us_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_ REMIT_GUARDED_BY(mu_);
 };
 
 // At most `max` callers run their work at once; the others wait up to `wait`, then get Busy
@@ -69,9 +68,12 @@ class WorkLimit {
   auto Run(F&& fn) -> Result<std::invoke_result_t<F>> {
     static_assert(!std::is_void_v<std::invoke_result_t<F>>, "the work returns its result");
     {
-      std::unique_lock<std::mutex> l(mu_);
-      if (!cv_.wait_for(l, wait_, [&] { return running_ < max_; })) {
-        return Status::Busy("the server is busy; try again in a moment");
+      auto deadline = std::chrono::steady_clock::now() + wait_;
+      MutexLock l(&mu_);
+      while (running_ >= max_) {
+        if (!cv_.WaitUntil(&mu_, deadline) && running_ >= max_) {
+          return Status::Busy("the server is busy; try again in a moment");
+        }
       }
       ++running_;
       ++runs_;
@@ -80,9 +82,9 @@ class WorkLimit {
     struct Done {
       WorkLimit* w;
       ~Done() {
-        std::lock_guard<std::mutex> l(w->mu_);
+        MutexLock l(&w->mu_);
         --w->running_;
-        w->cv_.notify_one();
+        w->cv_.Signal();
       }
     } done{this};
     return fn();
@@ -91,20 +93,20 @@ class WorkLimit {
  private:
   const size_t max_;
   const std::chrono::milliseconds wait_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  size_t running_ = 0;  // GUARDED_BY(mu_)
-  size_t peak_ = 0;     // GUARDED_BY(mu_)
-  uint64_t runs_ = 0;   // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;  // signalled when one ends
+  size_t running_ REMIT_GUARDED_BY(mu_) = 0;
+  size_t peak_ REMIT_GUARDED_BY(mu_) = 0;
+  uint64_t runs_ REMIT_GUARDED_BY(mu_) = 0;
 
  public:
   // How many ran, and the most that ran at once (for /metrics and tests).
   uint64_t runs() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return runs_;
   }
   size_t peak() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return peak_;
   }
 };

@@ -10,6 +10,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "events/mutex.h"
+
 namespace remit {
 
 namespace asio = boost::asio;
@@ -175,13 +177,13 @@ class Session;
 struct HttpServer::Impl {
   HttpHandler handler;
   HttpServerOptions options;
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  size_t connections = 0;                               // GUARDED_BY(mu)
-  std::map<std::string, size_t> per_address;            // GUARDED_BY(mu)
-  std::set<std::string> peer_addresses;                 // GUARDED_BY(mu)
-  std::map<uint64_t, std::weak_ptr<Session>> sessions;  // GUARDED_BY(mu)
-  uint64_t next_id = 0;                                 // GUARDED_BY(mu)
+  mutable Mutex mu;
+  CondVar cv;  // signalled when a connection ends
+  size_t connections REMIT_GUARDED_BY(mu) = 0;
+  std::map<std::string, size_t> per_address REMIT_GUARDED_BY(mu);
+  std::set<std::string> peer_addresses REMIT_GUARDED_BY(mu);
+  std::map<uint64_t, std::weak_ptr<Session>> sessions REMIT_GUARDED_BY(mu);
+  uint64_t next_id REMIT_GUARDED_BY(mu) = 0;
   std::atomic<uint64_t> refused{0};
   std::atomic<bool> stopping{false};
   // Declared after what a Session's destructor uses: destroying the io_context destroys the
@@ -440,12 +442,14 @@ void HttpServer::Impl::DoAccept() {
     bool counted = !Trusted(address) && !peer;
     std::shared_ptr<Session> session;
     {
-      std::lock_guard<std::mutex> l(mu);
+      MutexLock l(&mu);
       peer = peer || peer_addresses.contains(address);
       counted = counted && !peer;
       bool over = stopping || aec || connections >= options.connections_max ||
                   (counted && per_address[address] >= options.connections_per_address_max);
-      if (!over) {
+      if (over) {
+        socket.close(aec);  // the excess costs no thread and no answer
+      } else {
         ++connections;
         if (counted) ++per_address[address];
         uint64_t id = next_id++;
@@ -457,21 +461,20 @@ void HttpServer::Impl::DoAccept() {
       session->Start();
     } else {
       refused++;
-      socket.close(aec);  // the excess costs no thread and no answer
     }
     if (!stopping) DoAccept();
   });
 }
 
 void HttpServer::Impl::Forget(uint64_t id, const std::string& address, bool counted) {
-  std::lock_guard<std::mutex> l(mu);
+  MutexLock l(&mu);
   sessions.erase(id);
   --connections;
   if (counted) {
     auto it = per_address.find(address);
     if (it != per_address.end() && --it->second == 0) per_address.erase(it);
   }
-  cv.notify_all();
+  cv.SignalAll();
 }
 
 HttpServer::HttpServer(HttpHandler handler, HttpServerOptions options)
@@ -483,7 +486,7 @@ HttpServer::HttpServer(HttpHandler handler, HttpServerOptions options)
 HttpServer::~HttpServer() { Stop(); }
 
 size_t HttpServer::connections() const {
-  std::lock_guard<std::mutex> l(impl_->mu);
+  MutexLock l(&impl_->mu);
   return impl_->connections;
 }
 
@@ -532,7 +535,7 @@ Result<int> HttpServer::Start(const std::string& host, int port) {
   return bound;
 }
 
-void HttpServer::SetPeerAddresses(std::vector<std::string> addresses) {
+void HttpServer::SetPeerAddresses(const std::vector<std::string>& addresses) {
   std::set<std::string> peers;
   for (auto& a : addresses) {
     // The accept loop compares the peer's address as asio prints it.
@@ -543,7 +546,7 @@ void HttpServer::SetPeerAddresses(std::vector<std::string> addresses) {
       ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
     peers.insert(ip.to_string());
   }
-  std::lock_guard<std::mutex> l(impl_->mu);
+  MutexLock l(&impl_->mu);
   impl_->peer_addresses = std::move(peers);
 }
 
@@ -555,7 +558,7 @@ void HttpServer::Stop() {
   });
   std::vector<std::shared_ptr<Session>> live;
   {
-    std::lock_guard<std::mutex> l(impl_->mu);
+    MutexLock l(&impl_->mu);
     for (auto& [id, w] : impl_->sessions) {
       if (auto s = w.lock()) live.push_back(std::move(s));
     }
@@ -564,8 +567,11 @@ void HttpServer::Stop() {
   live.clear();
   {
     // Requests in flight finish and are answered, for at most shutdown_timeout.
-    std::unique_lock<std::mutex> l(impl_->mu);
-    impl_->cv.wait_for(l, impl_->options.shutdown_timeout, [&] { return impl_->connections == 0; });
+    auto deadline = std::chrono::steady_clock::now() + impl_->options.shutdown_timeout;
+    MutexLock l(&impl_->mu);
+    while (impl_->connections > 0) {
+      if (!impl_->cv.WaitUntil(&impl_->mu, deadline)) break;
+    }
     for (auto& [id, w] : impl_->sessions) {
       if (auto s = w.lock()) asio::post(impl_->ioc, [s] { s->Close(); });
     }

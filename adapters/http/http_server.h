@@ -105,7 +105,7 @@ class HttpServer {
   // Replaces the addresses of peers learnt at run time (the cluster's announced members),
   // exempt from the per-address cap like `peers`. Thread-safe; connections already open keep
   // the accounting they were accepted with.
-  void SetPeerAddresses(std::vector<std::string> addresses);
+  void SetPeerAddresses(const std::vector<std::string>& addresses);
 
   // Open connections, and connections closed at accept for a cap (for /metrics and tests).
   size_t connections() const;

@@ -5,7 +5,7 @@
 namespace remit {
 
 void Metrics::ObserveRequest(const std::string& route, int status, double seconds) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   requests_[{route, status}]++;
   for (size_t i = 0; i < kBucketsS.size(); ++i) {
     if (seconds <= kBucketsS[i]) buckets_[i]++;
@@ -16,7 +16,7 @@ void Metrics::ObserveRequest(const std::string& route, int status, double second
 
 std::string Metrics::Render(
     const std::vector<std::tuple<std::string, std::string, double>>& gauges) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::string out;
   out += "# HELP remit_http_requests_total HTTP requests by route and status.\n";
   out += "# TYPE remit_http_requests_total counter\n";

@@ -6,10 +6,11 @@
 #include <array>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "events/mutex.h"
 
 namespace remit {
 
@@ -22,11 +23,11 @@ class Metrics {
   std::string Render(const std::vector<std::tuple<std::string, std::string, double>>& gauges) const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, int>, uint64_t> requests_;
-  std::array<uint64_t, kBucketsS.size()> buckets_{};
-  uint64_t count_ = 0;
-  double sum_s_ = 0;
+  mutable Mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_ REMIT_GUARDED_BY(mu_);
+  std::array<uint64_t, kBucketsS.size()> buckets_ REMIT_GUARDED_BY(mu_){};
+  uint64_t count_ REMIT_GUARDED_BY(mu_) = 0;
+  double sum_s_ REMIT_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace remit

@@ -84,7 +84,7 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const KafkaLogOptions
   log->partitions_ = *partitions;
 
   // The mirror's state: positions, chain heads.
-  log->positions_.assign(static_cast<size_t>(log->partitions_), 0);
+  std::vector<int64_t> positions(static_cast<size_t>(log->partitions_), 0);
   std::vector<int64_t> start(static_cast<size_t>(log->partitions_), RD_KAFKA_OFFSET_BEGINNING);
   int stored_partition_max = -1;
   log->mirror_->ScanMeta(kPositionMeta, [&](std::string_view k, std::string_view v) {
@@ -92,9 +92,13 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const KafkaLogOptions
     stored_partition_max = std::max(stored_partition_max, p);
     if (p >= 0 && p < log->partitions_) {
       start[static_cast<size_t>(p)] = static_cast<int64_t>(DecodeU64(v));
-      log->positions_[static_cast<size_t>(p)] = static_cast<int64_t>(DecodeU64(v));
+      positions[static_cast<size_t>(p)] = static_cast<int64_t>(DecodeU64(v));
     }
   });
+  {
+    MutexLock l(&log->mu_);
+    log->positions_ = std::move(positions);
+  }
   log->mirror_->ScanMeta(kHeadMeta, [&](std::string_view k, std::string_view v) {
     Hash256 h{};
     if (v.size() == h.size()) std::memcpy(h.data(), v.data(), h.size());
@@ -152,7 +156,7 @@ KafkaEventLog::~KafkaEventLog() {
   if (mirror_thread_.joinable()) mirror_thread_.join();
   if (impl_ && impl_->producer != nullptr) rd_kafka_flush(impl_->producer.get(), 2000);
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (auto& [id, w] : waiters_) w.done(Status::IOError("event log is closing"));
     waiters_.clear();
   }
@@ -191,7 +195,7 @@ void KafkaEventLog::AppendAsync(std::vector<LogRecord> records, AppendCallback d
   int32_t partition = PartitionOf(key);
   std::string first_id = Hex(events[0].event_id.data(), events[0].event_id.size());
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (waiters_.count(first_id) != 0) {
       done(Status::Busy("an append of the same command is in flight"));
       return;
@@ -248,7 +252,7 @@ void KafkaEventLog::AppendAsync(std::vector<LogRecord> records, AppendCallback d
 void KafkaEventLog::Resolve(const std::string& first_event_id, Result<uint64_t> outcome) {
   AppendCallback done;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = waiters_.find(first_event_id);
     if (it == waiters_.end()) return;
     done = std::move(it->second.done);
@@ -261,7 +265,7 @@ void KafkaEventLog::ExpireWaiters() {
   std::vector<AppendCallback> expired;
   {
     auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       if (it->second.deadline <= now) {
         expired.push_back(std::move(it->second.done));
@@ -311,7 +315,7 @@ void KafkaEventLog::MirrorLoop() {
         // The mirror could not be written: stop taking (a restart resumes from the positions
         // stored with the last good write).
         spdlog::error("Kafka mirror stopped: {}", s.ToString());
-        std::lock_guard<std::mutex> l(mu_);
+        MutexLock l(&mu_);
         for (auto& [id, w] : waiters_) w.deadline = std::chrono::steady_clock::now();
         break;
       }
@@ -340,7 +344,7 @@ Status KafkaEventLog::Take(std::vector<Message> messages) {
   std::unordered_map<std::string, uint64_t> taken_ids;  // this write's event ids -> offsets
   std::set<std::string> changed_heads;
   const uint64_t base = mirror_->EndOffset();  // this thread is the mirror's only appender
-  std::vector<int64_t> next(positions_);
+  std::vector<int64_t> taken_from = Positions(), next = taken_from;  // only we move them
   Counters counted;
 
   auto local_offset_of = [&](const std::string& id) -> std::optional<uint64_t> {
@@ -370,7 +374,7 @@ Status KafkaEventLog::Take(std::vector<Message> messages) {
     out.first_id = Hex(events[0].event_id.data(), events[0].event_id.size());
     // An append is answered by its own copy of the unit, not by an earlier one.
     if (unit[0].mine) {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       out.mine = waiters_.count(out.first_id) != 0;
     }
     const std::string& practice = unit[0].key;
@@ -435,7 +439,7 @@ Status KafkaEventLog::Take(std::vector<Message> messages) {
     }
   }
   for (int32_t p = 0; p < partitions_; ++p) {
-    if (next[static_cast<size_t>(p)] != positions_[static_cast<size_t>(p)]) {
+    if (next[static_cast<size_t>(p)] != taken_from[static_cast<size_t>(p)]) {
       meta.push_back({std::string(kPositionMeta) + std::to_string(p),
                       EncodeU64(static_cast<uint64_t>(resume[static_cast<size_t>(p)]))});
     }
@@ -458,7 +462,7 @@ Status KafkaEventLog::Take(std::vector<Message> messages) {
     if (!r.ok()) return r.status();
   }
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (records_partitions) partitions_recorded_ = true;
     positions_ = next;
     counters_.units += counted.units;
@@ -467,7 +471,7 @@ Status KafkaEventLog::Take(std::vector<Message> messages) {
     counters_.incomplete += counted.incomplete;
     counters_.malformed += counted.malformed;
   }
-  position_cv_.notify_all();
+  position_cv_.SignalAll();
   for (auto& o : outcomes) Resolve(o.first_id, std::move(o.result));
   return Status::OK();
 }
@@ -492,16 +496,24 @@ bool KafkaEventLog::WaitFor(uint64_t offset, std::chrono::milliseconds timeout) 
 }
 
 int64_t KafkaEventLog::Position(int32_t partition) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return partition >= 0 && partition < partitions_ ? positions_[static_cast<size_t>(partition)] : 0;
+}
+
+std::vector<int64_t> KafkaEventLog::Positions() const {
+  MutexLock l(&mu_);
+  return positions_;
 }
 
 bool KafkaEventLog::WaitPosition(int32_t partition, int64_t offset,
                                  std::chrono::milliseconds timeout) {
   if (partition < 0 || partition >= partitions_) return false;
-  std::unique_lock<std::mutex> l(mu_);
-  return position_cv_.wait_for(
-      l, timeout, [&] { return positions_[static_cast<size_t>(partition)] >= offset; });
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock l(&mu_);
+  while (positions_[static_cast<size_t>(partition)] < offset) {
+    if (!position_cv_.WaitUntil(&mu_, deadline)) break;
+  }
+  return positions_[static_cast<size_t>(partition)] >= offset;
 }
 
 Result<int64_t> KafkaEventLog::HighWatermark(int32_t partition, std::chrono::milliseconds timeout) {
@@ -529,7 +541,7 @@ Status KafkaEventLog::CatchUp(std::chrono::milliseconds timeout, int32_t only_pa
 }
 
 KafkaEventLog::Counters KafkaEventLog::counters() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return counters_;
 }
 

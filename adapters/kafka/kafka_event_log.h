@@ -31,7 +31,6 @@
 #include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -39,6 +38,7 @@
 
 #include "adapters/storage/event_log.h"
 #include "adapters/storage/rocks_event_log.h"
+#include "events/mutex.h"
 #include "events/types.h"
 
 namespace remit {
@@ -121,6 +121,8 @@ class KafkaEventLog final : public EventLog {
   std::unique_ptr<RocksEventLog> mirror_;
   // At Open: Corruption when the mirror was not made from this topic as it is (see the top).
   Status CheckMirrorFitsTopic(const std::vector<int64_t>& start, int stored_partition_max);
+  // Every partition's position, as the mirror has taken it.
+  std::vector<int64_t> Positions() const;
 
   int32_t partitions_ = 0;
   bool partitions_recorded_ = false;  // the mirror holds partitions_ under kPartitionsMeta
@@ -130,11 +132,11 @@ class KafkaEventLog final : public EventLog {
   std::unordered_map<std::string, Hash256> heads_;
   std::map<std::pair<int32_t, std::string>, std::vector<Message>> partial_;
 
-  mutable std::mutex mu_;
-  std::condition_variable position_cv_;
-  std::vector<int64_t> positions_;
-  std::unordered_map<std::string, Waiter> waiters_;  // by first event id (hex)
-  Counters counters_;
+  mutable Mutex mu_;
+  CondVar position_cv_;  // signalled when positions_ move
+  std::vector<int64_t> positions_ REMIT_GUARDED_BY(mu_);
+  std::unordered_map<std::string, Waiter> waiters_ REMIT_GUARDED_BY(mu_);  // by first event id
+  Counters counters_ REMIT_GUARDED_BY(mu_);
 
   std::atomic<bool> stop_{false};
   std::thread mirror_thread_;

@@ -46,14 +46,19 @@ Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const
   kv->local_ = std::move(local.value());
   auto kept = kv->local_->Get(kPositionKey);
   if (!kept.ok()) return kept.status();
+  int64_t position = 0;  // the next topic offset the mirror takes
   if (kept->has_value()) {
     const std::string& pos = **kept;
-    auto [end, ec] = std::from_chars(pos.data(), pos.data() + pos.size(), kv->position_);
-    if (ec != std::errc() || end != pos.data() + pos.size() || kv->position_ < 0) {
+    auto [end, ec] = std::from_chars(pos.data(), pos.data() + pos.size(), position);
+    if (ec != std::errc() || end != pos.data() + pos.size() || position < 0) {
       return Status::Corruption("the Kafka mirror " + dir + " holds a position of " + topic +
                                 " that does not parse (" + std::to_string(pos.size()) +
                                 " bytes); move it aside to mirror the topic again");
     }
+  }
+  {
+    MutexLock l(&kv->mu_);
+    kv->position_ = position;
   }
   auto producer = kafka::NewProducer(brokers, client_id, 30000, OnDelivery);
   if (!producer.ok()) return producer.status();
@@ -63,7 +68,7 @@ Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const
   if (*count != 1)
     return Status::InvalidArgument("Kafka topic " + topic + " must have one partition");
   Status fits = kafka::CheckMirrorPosition(
-      kv->impl_->producer.get(), topic, 0, kv->position_, dir,
+      kv->impl_->producer.get(), topic, 0, position, dir,
       " Point --kafka-brokers and --kafka-topics at the cluster this data directory mirrors, or "
       "stop the process and move " +
           dir + " aside to mirror the topic as it is now.");
@@ -73,7 +78,7 @@ Result<std::unique_ptr<KafkaKv>> KafkaKv::Open(const std::string& brokers, const
   if (!consumer.ok()) return consumer.status();
   kv->impl_->consumer = std::move(consumer.value());
   Status s = kafka::Assign(kv->impl_->consumer.get(), topic,
-                           {kv->position_ == 0 ? RD_KAFKA_OFFSET_BEGINNING : kv->position_});
+                           {position == 0 ? RD_KAFKA_OFFSET_BEGINNING : position});
   if (!s.ok()) return s;
   kv->mirror_ = std::thread([k = kv.get()] { k->MirrorLoop(); });
   kv->impl_->poller = std::thread([k = kv.get()] {
@@ -122,17 +127,17 @@ void KafkaKv::MirrorLoop() {
         return;
       }
       {
-        std::lock_guard<std::mutex> l(mu_);
+        MutexLock l(&mu_);
         position_ = next;
       }
-      position_cv_.notify_all();
+      position_cv_.SignalAll();
     }
     if (reassign) {
       // The broker called the mirror's position out of range and fetching stopped there. Start
       // again from the position, never past it; a miss meanwhile is "cannot tell" (Get).
       int64_t at = 0;
       {
-        std::lock_guard<std::mutex> l(mu_);
+        MutexLock l(&mu_);
         at = position_;
       }
       spdlog::error("Kafka store {}: offset {} is out of range on the broker; fetching it again",
@@ -146,8 +151,12 @@ void KafkaKv::MirrorLoop() {
 }
 
 bool KafkaKv::WaitPosition(int64_t offset, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> l(mu_);
-  return position_cv_.wait_for(l, timeout, [&] { return position_ >= offset; });
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock l(&mu_);
+  while (position_ < offset) {
+    if (!position_cv_.WaitUntil(&mu_, deadline)) break;
+  }
+  return position_ >= offset;
 }
 
 Status KafkaKv::Put(const std::string& key, const std::string& value) {

@@ -9,11 +9,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "adapters/storage/kv_store.h"
+#include "events/mutex.h"
 
 namespace remit {
 
@@ -46,9 +46,9 @@ class KafkaKv final : public KvStore {
   // The local mirror: the topic's values and, under kPositionKey, the next offset to take.
   std::unique_ptr<KvStore> local_;
   static constexpr size_t kMirrorBatchPairsMax = 4096;
-  mutable std::mutex mu_;
-  std::condition_variable position_cv_;
-  int64_t position_ = 0;  // the next topic offset the mirror has not taken
+  mutable Mutex mu_;
+  CondVar position_cv_;                         // signalled when position_ moves
+  int64_t position_ REMIT_GUARDED_BY(mu_) = 0;  // the next topic offset not yet taken
   std::atomic<bool> stop_{false};
   std::thread mirror_;
 };

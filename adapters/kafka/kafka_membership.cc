@@ -69,7 +69,7 @@ Result<std::unique_ptr<KafkaMembership>> KafkaMembership::Start(
 
 KafkaMembership::~KafkaMembership() {
   stop_ = true;
-  prepare_cv_.notify_all();
+  prepare_cv_.SignalAll();
   if (group_thread_.joinable()) group_thread_.join();
   if (prepare_thread_.joinable()) prepare_thread_.join();
   if (owners_thread_.joinable()) owners_thread_.join();
@@ -84,16 +84,16 @@ void KafkaMembership::OnRebalanceThunk(void* handle, int err, void* list) {
     rd_kafka_assign(rk, parts);
     // The group only decides ownership; the log's mirror reads the messages.
     rd_kafka_pause_partitions(rk, parts);
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (int i = 0; i < parts->cnt; ++i) {
       int32_t p = parts->elems[i].partition;
       if (assigned_.insert(p).second) to_prepare_.push_back(p);
     }
     spdlog::info("kafka: assigned {} partition(s)", parts->cnt);
-    prepare_cv_.notify_all();
+    prepare_cv_.SignalAll();
   } else {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       for (int i = 0; i < parts->cnt; ++i) {
         assigned_.erase(parts->elems[i].partition);
         ready_.erase(parts->elems[i].partition);
@@ -115,8 +115,8 @@ void KafkaMembership::PrepareLoop() {
   for (;;) {
     int32_t p;
     {
-      std::unique_lock<std::mutex> l(mu_);
-      prepare_cv_.wait(l, [&] { return stop_ || !to_prepare_.empty(); });
+      MutexLock l(&mu_);
+      while (!stop_ && to_prepare_.empty()) prepare_cv_.Wait(&mu_);
       if (stop_) return;
       p = to_prepare_.front();
       to_prepare_.pop_front();
@@ -127,12 +127,12 @@ void KafkaMembership::PrepareLoop() {
     if (!s.ok()) {
       spdlog::warn("kafka: partition {} not ready yet: {}", p, s.ToString());
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (assigned_.contains(p)) to_prepare_.push_back(p);
       continue;
     }
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (!assigned_.contains(p)) continue;
       ready_.insert(p);
     }
@@ -163,7 +163,7 @@ Status KafkaMembership::Announce(int32_t partition) {
 void KafkaMembership::SetOwner(int32_t partition, std::string url) {
   std::vector<std::string> urls;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     std::string& owner = owners_[partition];
     if (owner == url) return;
     std::set<std::string> before;
@@ -196,19 +196,19 @@ void KafkaMembership::OwnersLoop() {
 
 bool KafkaMembership::Owns(std::string_view practice) const {
   int32_t p = log_->PartitionOf(practice);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return ready_.contains(p);
 }
 
 std::string KafkaMembership::OwnerUrl(std::string_view practice) const {
   int32_t p = log_->PartitionOf(practice);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = owners_.find(p);
   return it == owners_.end() ? std::string() : it->second;
 }
 
 std::vector<int32_t> KafkaMembership::Owned() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return std::vector<int32_t>(ready_.begin(), ready_.end());
 }
 

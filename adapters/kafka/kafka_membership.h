@@ -18,13 +18,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "adapters/kafka/kafka_event_log.h"
+#include "events/mutex.h"
 
 namespace remit {
 
@@ -76,12 +76,12 @@ class KafkaMembership {
   std::function<void(int32_t)> owned_cb_;
   std::unique_ptr<Impl> impl_;
 
-  mutable std::mutex mu_;
-  std::condition_variable prepare_cv_;
-  std::set<int32_t> assigned_;  // given by the group
-  std::set<int32_t> ready_;     // assigned, caught up and announced
-  std::deque<int32_t> to_prepare_;
-  std::map<int32_t, std::string> owners_;  // partition -> announced URL
+  mutable Mutex mu_;
+  CondVar prepare_cv_;                                // signalled when to_prepare_ grows
+  std::set<int32_t> assigned_ REMIT_GUARDED_BY(mu_);  // given by the group
+  std::set<int32_t> ready_ REMIT_GUARDED_BY(mu_);     // assigned, caught up and announced
+  std::deque<int32_t> to_prepare_ REMIT_GUARDED_BY(mu_);
+  std::map<int32_t, std::string> owners_ REMIT_GUARDED_BY(mu_);  // partition -> announced URL
   std::atomic<bool> stop_{false};
   std::thread group_thread_;
   std::thread prepare_thread_;

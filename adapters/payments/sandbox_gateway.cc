@@ -116,7 +116,7 @@ Result<json> SandboxGateway::ClaimLocked(const std::string& token, const std::st
 }
 
 Result<CardInfo> SandboxGateway::Claim(const std::string& token, const std::string& owner) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto j = ClaimLocked(token, owner);
   if (!j.ok()) return j.status();
   return CardInfo{(*j)["brand"], (*j)["last4"], (*j)["exp_month"], (*j)["exp_year"]};
@@ -124,7 +124,7 @@ Result<CardInfo> SandboxGateway::Claim(const std::string& token, const std::stri
 
 Result<ChargeResult> SandboxGateway::Charge(const std::string& token, const std::string& owner,
                                             Cents amount_cents, const std::string& key) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::string charge_key = "charge/" + key;
   json state = json::object();
   auto v = kv_->Get(charge_key);

@@ -10,13 +10,13 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "adapters/payments/gateway.h"
 #include "adapters/storage/kv_store.h"
+#include "events/mutex.h"
 
 namespace remit {
 
@@ -43,11 +43,11 @@ class SandboxGateway final : public PaymentGateway {
 
  private:
   // The token's record, claimed for `owner` (NotFound when unknown or another owner's).
-  // REQUIRES: mu_ held.
-  Result<nlohmann::json> ClaimLocked(const std::string& token, const std::string& owner);
+  Result<nlohmann::json> ClaimLocked(const std::string& token, const std::string& owner)
+      REMIT_REQUIRES(mu_);
 
+  Mutex mu_;  // serializes claims and charge decisions (read, decide, write)
   std::unique_ptr<KvStore> kv_;
-  std::mutex mu_;  // serializes claims and charge decisions (read, decide, write)
 };
 
 bool LuhnValid(const std::string& digits);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace remit {
 
@@ -65,7 +66,7 @@ Result<size_t> TightenTree(const std::string& dir) {
       char mode[8];
       std::snprintf(mode, sizeof(mode), "%03o", static_cast<unsigned>(st.st_mode & 0777));
       return Status::IOError("cannot make " + p.string() + " private (mode " + mode +
-                             "): " + std::strerror(errno));
+                             "): " + std::generic_category().message(errno));
     }
     return Status::OK();
   };

@@ -20,12 +20,14 @@ char* AllocateLarge(size_t bytes, size_t* held) {
   void* p = mmap(nullptr, size + kHugePageBytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
-  auto start = reinterpret_cast<uintptr_t>(p);
-  uintptr_t aligned = (start + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
-  if (aligned > start) munmap(p, aligned - start);
-  size_t tail = start + size + kHugePageBytes - (aligned + size);
-  if (tail > 0) munmap(reinterpret_cast<void*>(aligned + size), tail);
-  auto* data = reinterpret_cast<char*>(aligned);
+  // Pointer arithmetic from the mapping itself (never an integer made back into a pointer).
+  auto* start = static_cast<char*>(p);
+  size_t misalign = reinterpret_cast<uintptr_t>(start) & (kHugePageBytes - 1);
+  size_t head = misalign == 0 ? 0 : kHugePageBytes - misalign;
+  char* data = start + head;
+  if (head > 0) munmap(start, head);
+  size_t tail = kHugePageBytes - head;
+  if (tail > 0) munmap(data + size, tail);
   madvise(data, size, MADV_HUGEPAGE);  // advice only: 4 KiB pages work too
   *held = size;
   return data;

@@ -208,20 +208,24 @@ Status RocksEventLog::WriteHighWater(const std::string& dir, uint64_t end) {
 
 void RocksEventLog::HighWaterLoop() {
   uint64_t written = UINT64_MAX;
-  std::unique_lock<std::mutex> l(mu_);
   for (;;) {
-    high_water_cv_.wait_for(l, std::chrono::milliseconds(kHighWaterIntervalMs),
-                            [&] { return stopping_; });
-    uint64_t end = end_;
-    bool stop = stopping_;
+    uint64_t end;
+    bool stop;
+    {
+      MutexLock l(&mu_);
+      auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(kHighWaterIntervalMs);
+      while (!stopping_ && high_water_cv_.WaitUntil(&mu_, deadline)) {
+      }
+      end = end_;
+      stop = stopping_;
+    }
     if (end != written) {
-      l.unlock();
       Status s = WriteHighWater(dir_, end);
       if (!s.ok())
         std::fprintf(stderr, "remit: cannot write the log's high-water mark: %s\n",
                      s.ToString().c_str());
       if (s.ok()) written = end;
-      l.lock();
     }
     if (stop) return;
   }
@@ -250,22 +254,22 @@ RocksEventLog::RocksEventLog(std::unique_ptr<rocksdb::DB> db,
 
 RocksEventLog::~RocksEventLog() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
   }
-  work_cv_.notify_all();
-  high_water_cv_.notify_all();
+  work_cv_.SignalAll();
+  high_water_cv_.SignalAll();
   writer_.join();
   if (high_water_.joinable()) high_water_.join();
   {
-    std::lock_guard<std::mutex> l(done_mu_);
+    MutexLock l(&done_mu_);
     done_stopping_ = true;
   }
-  done_cv_.notify_all();
+  done_cv_.SignalAll();
   completer_.join();
   if (!read_only_) {
     // Every append has finished: record the final end (the loop may have stopped before it).
-    Status s = WriteHighWater(dir_, end_);
+    Status s = WriteHighWater(dir_, EndOffset());
     if (!s.ok())
       std::fprintf(stderr, "remit: cannot write the log's high-water mark: %s\n",
                    s.ToString().c_str());
@@ -281,23 +285,24 @@ void RocksEventLog::AppendAsync(std::vector<LogRecord> records, AppendCallback d
 
 void RocksEventLog::AppendWithMeta(std::vector<LogRecord> records, std::vector<MetaPut> meta,
                                    AppendCallback done) {
-  std::unique_lock<std::mutex> l(mu_);
-  space_cv_.wait(l, [&] { return queue_.size() < kQueueBatchesMax || stopping_; });
-  if (!failed_.ok() || stopping_) {
-    Status s = failed_.ok() ? Status::IOError("event log is closing") : failed_;
-    l.unlock();
-    done(s);
-    return;
+  Status refused;
+  std::optional<uint64_t> nothing_to_write;
+  {
+    MutexLock l(&mu_);
+    while (queue_.size() >= kQueueBatchesMax && !stopping_) space_cv_.Wait(&mu_);
+    if (!failed_.ok() || stopping_) {
+      refused = failed_.ok() ? Status::IOError("event log is closing") : failed_;
+    } else if (records.empty() && meta.empty()) {
+      nothing_to_write = end_;
+    } else {
+      // (Exchanged, not moved: `done` is left empty, and not called below.)
+      queue_.push_back(Pending{std::move(records), std::exchange(done, {}), std::move(meta)});
+    }
   }
-  if (records.empty() && meta.empty()) {
-    uint64_t end = end_;
-    l.unlock();
-    done(end);
-    return;
-  }
-  queue_.push_back(Pending{std::move(records), std::move(done), std::move(meta)});
-  l.unlock();
-  work_cv_.notify_one();
+  // The callback runs without the lock held.
+  if (!refused.ok()) return done(refused);
+  if (nothing_to_write) return done(*nothing_to_write);
+  work_cv_.Signal();
 }
 
 void RocksEventLog::WriterLoop() {
@@ -308,8 +313,8 @@ void RocksEventLog::WriterLoop() {
     uint64_t first;
     size_t events_in_group = 0;
     {
-      std::unique_lock<std::mutex> l(mu_);
-      work_cv_.wait(l, [&] { return !queue_.empty() || stopping_; });
+      MutexLock l(&mu_);
+      while (queue_.empty() && !stopping_) work_cv_.Wait(&mu_);
       if (queue_.empty() && stopping_) return;
       size_t events = 0;
       while (!queue_.empty() &&
@@ -321,7 +326,7 @@ void RocksEventLog::WriterLoop() {
       first = end_;
       events_in_group = events;
     }
-    space_cv_.notify_all();
+    space_cv_.SignalAll();
 
     // Only this thread assigns offsets, so `first` cannot move under us.
     rocksdb::WriteBatch batch;
@@ -346,7 +351,7 @@ void RocksEventLog::WriterLoop() {
     }
     Status st = FromRocks(db_->Write(wo, &batch));
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (st.ok()) {
         REMIT_CHECK(end_ == first, "the log's end moved under its only writer");
         end_ = next;
@@ -354,16 +359,16 @@ void RocksEventLog::WriterLoop() {
         failed_ = st;
       }
     }
-    end_cv_.notify_all();
+    end_cv_.SignalAll();
     std::deque<Pending> rest;
     if (!st.ok()) {
       // Fail everything still queued: the log is no longer appendable.
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       rest.swap(queue_);
     }
     {
       // Acknowledgements run on the completer thread, while this one syncs the next group.
-      std::lock_guard<std::mutex> l(done_mu_);
+      MutexLock l(&done_mu_);
       done_.push_back(Completed{std::move(group), first, st});
       if (!rest.empty()) {
         done_.push_back(Completed{std::vector<Pending>(std::make_move_iterator(rest.begin()),
@@ -371,7 +376,7 @@ void RocksEventLog::WriterLoop() {
                                   0, st});
       }
     }
-    done_cv_.notify_one();
+    done_cv_.Signal();
     group.clear();
   }
 }
@@ -380,8 +385,8 @@ void RocksEventLog::CompleterLoop() {
   for (;;) {
     Completed c;
     {
-      std::unique_lock<std::mutex> l(done_mu_);
-      done_cv_.wait(l, [&] { return !done_.empty() || done_stopping_; });
+      MutexLock l(&done_mu_);
+      while (done_.empty() && !done_stopping_) done_cv_.Wait(&done_mu_);
       if (done_.empty()) return;
       c = std::move(done_.front());
       done_.pop_front();
@@ -492,13 +497,17 @@ Status RocksEventLog::ReadKey(std::string_view key, uint64_t from, size_t max_en
 }
 
 uint64_t RocksEventLog::EndOffset() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return end_;
 }
 
 bool RocksEventLog::WaitFor(uint64_t offset, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> l(mu_);
-  return end_cv_.wait_for(l, timeout, [&] { return end_ > offset || stopping_; }) && end_ > offset;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock l(&mu_);
+  while (end_ <= offset && !stopping_) {
+    if (!end_cv_.WaitUntil(&mu_, deadline)) break;
+  }
+  return end_ > offset;
 }
 
 Status RocksEventLog::TestOnlyOverwrite(uint64_t offset, const std::string* record) {

@@ -21,13 +21,13 @@
 #include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "adapters/storage/event_log.h"
+#include "events/mutex.h"
 
 namespace rocksdb {
 class DB;
@@ -108,23 +108,23 @@ class RocksEventLog final : public EventLog {
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<rocksdb::ColumnFamilyHandle> default_cf_;
   std::unique_ptr<rocksdb::ColumnFamilyHandle> index_cf_;
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;   // writer waits for queued batches
-  std::condition_variable space_cv_;  // appenders wait for queue space
-  std::condition_variable end_cv_;    // readers wait for new durable entries
-  std::deque<Pending> queue_;
-  uint64_t end_ = 0;  // one past the last durable offset
-  Status failed_;
-  bool stopping_ = false;
+  mutable Mutex mu_;
+  CondVar work_cv_;   // writer waits for queued batches
+  CondVar space_cv_;  // appenders wait for queue space
+  CondVar end_cv_;    // readers wait for new durable entries
+  std::deque<Pending> queue_ REMIT_GUARDED_BY(mu_);
+  uint64_t end_ REMIT_GUARDED_BY(mu_) = 0;  // one past the last durable offset
+  Status failed_ REMIT_GUARDED_BY(mu_);
+  bool stopping_ REMIT_GUARDED_BY(mu_) = false;
   std::thread writer_;
   // Acknowledgements, in append order, on their own thread.
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  std::deque<Completed> done_;
-  bool done_stopping_ = false;
+  Mutex done_mu_;
+  CondVar done_cv_;
+  std::deque<Completed> done_ REMIT_GUARDED_BY(done_mu_);
+  bool done_stopping_ REMIT_GUARDED_BY(done_mu_) = false;
   std::thread completer_;
   // The high-water mark's writer (not in read-only opens).
-  std::condition_variable high_water_cv_;
+  CondVar high_water_cv_;
   std::thread high_water_;
 };
 

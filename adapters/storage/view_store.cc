@@ -55,7 +55,7 @@ ViewStore::~ViewStore() { db_->Close().PermitUncheckedError(); }
 
 Status ViewStore::VerifyStorage() {
   {
-    std::lock_guard<std::mutex> l(read_failure_mu_);
+    MutexLock l(&read_failure_mu_);
     if (!read_failure_.ok()) return read_failure_;
   }
   return VerifyStore(db_.get(), StoreKind::kViews, dir_);
@@ -66,7 +66,7 @@ Status ViewStore::Checkpoint(const std::string& to) {
 }
 
 void ViewStore::NoteReadFailure(const rocksdb::Status& s) const {
-  std::lock_guard<std::mutex> l(read_failure_mu_);
+  MutexLock l(&read_failure_mu_);
   if (read_failure_.ok()) read_failure_ = StoreError(s, StoreKind::kViews, dir_);
 }
 
@@ -330,6 +330,7 @@ Status ViewStore::Ingest(SortEntries* entries) {
   SortEntry* mid = first + entries->size() / 2;
   std::nth_element(first, mid, last);
   std::vector<std::string> paths;
+  paths.reserve(2);
   for (int i = 0; i < 2; ++i)
     paths.push_back(dir_ + "/ingest-" + std::to_string(ingested_++) + ".sst");
   auto upper = std::async(std::launch::async, [&] {

@@ -10,13 +10,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "adapters/storage/huge_pages.h"
+#include "events/mutex.h"
 #include "events/status.h"
 #include "projections/view.h"
 
@@ -171,8 +171,8 @@ class ViewStore {
   // "not there", and the background check (VerifyStorage) reports it so the server stops
   // taking writes.
   void NoteReadFailure(const rocksdb::Status& s) const;
-  mutable std::mutex read_failure_mu_;
-  mutable Status read_failure_;
+  mutable Mutex read_failure_mu_;
+  mutable Status read_failure_ REMIT_GUARDED_BY(read_failure_mu_);
 };
 
 // A ViewTxn over an in-memory map: point-in-time views folded on demand.

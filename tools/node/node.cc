@@ -230,23 +230,27 @@ Result<BackupReport> Node::Backup(const std::string& to) {
 
 void Node::StartStorageCheck(std::chrono::milliseconds interval) {
   check_thread_ = std::thread([this, interval] {
-    std::unique_lock<std::mutex> l(check_mu_);
-    while (!check_stop_) {
-      l.unlock();
+    for (;;) {
+      {
+        MutexLock l(&check_mu_);
+        if (check_stop_) return;
+      }
       Status s = CheckStorage();
-      l.lock();
       if (!s.ok()) return;  // degraded for good: nothing more to find out
-      check_cv_.wait_for(l, interval, [&] { return check_stop_; });
+      auto deadline = std::chrono::steady_clock::now() + interval;
+      MutexLock l(&check_mu_);
+      while (!check_stop_ && check_cv_.WaitUntil(&check_mu_, deadline)) {
+      }
     }
   });
 }
 
 Node::~Node() {
   {
-    std::lock_guard<std::mutex> l(check_mu_);
+    MutexLock l(&check_mu_);
     check_stop_ = true;
   }
-  check_cv_.notify_all();
+  check_cv_.SignalAll();
   if (check_thread_.joinable()) check_thread_.join();
   owners_.reset();
   membership.reset();

@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +20,7 @@
 #include "adapters/kafka/kafka_kv.h"
 #include "adapters/kafka/kafka_membership.h"
 #include "adapters/payments/sandbox_gateway.h"
+#include "events/mutex.h"
 #include "tools/node/backup.h"
 
 namespace remit {
@@ -81,9 +81,9 @@ struct Node {
  private:
   std::optional<KafkaSetup> kafka_;
   std::unique_ptr<PracticeOwners> owners_;
-  std::mutex check_mu_;
-  std::condition_variable check_cv_;
-  bool check_stop_ = false;  // GUARDED_BY(check_mu_)
+  Mutex check_mu_;
+  CondVar check_cv_;  // signalled to stop the check
+  bool check_stop_ REMIT_GUARDED_BY(check_mu_) = false;
   std::thread check_thread_;
 };
 
