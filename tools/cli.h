@@ -39,6 +39,7 @@ int Restore(const Args& args);
 int KafkaDev(const Args& args);
 int TokenCreate(const Args& args);
 int Bench(const Args& args);
+int BenchHttp(const Args& args);  // tools/bench_http.cc
 int AuditVerify(const Args& args);
 int AuditExport(const Args& args);
 int Replay(const Args& args);
